@@ -15,6 +15,8 @@ what a client did.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import hashlib
 import json
 import random
@@ -147,8 +149,8 @@ class FakeOpenAIServer:
         return f"http://{host}:{port}/v1"
 
     def start(self) -> FakeOpenAIServer:
-        # a short poll interval: stop() waits for the serving loop to notice (tests)
-        serve = lambda: self._httpd.serve_forever(poll_interval=0.05)  # noqa: E731
+        # a short poll interval: stop() waits for the serving loop to notice
+        serve = functools.partial(self._httpd.serve_forever, poll_interval=0.05)
         self._thread = threading.Thread(target=serve, daemon=True)
         self._thread.start()
         return self
@@ -249,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: tests and benchmarks run thousands of requests."""
 
-    def _send(self, status: int, payload: bytes, headers: Mapping[str, str] = {}) -> None:  # noqa: B006
+    def _send(self, status: int, payload: bytes, headers: Mapping[str, str] = {}) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -258,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _error(self, status: int, message: str, headers: Mapping[str, str] = {}) -> None:  # noqa: B006
+    def _error(self, status: int, message: str, headers: Mapping[str, str] = {}) -> None:
         body = {"error": {"message": message, "type": "fake_api_error", "code": status}}
         self._send(status, json.dumps(body).encode(), headers)
 
@@ -333,10 +335,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     print(f"fake OpenAI-compatible API at {server.url} (Ctrl-C to stop)", flush=True)
     print(f"  try: params: {{api_base: {server.url}}} with id openai/<any-name>", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

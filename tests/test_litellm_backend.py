@@ -8,6 +8,7 @@ fake clock, so backoff and Retry-After are checked exactly without sleeping.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -16,10 +17,10 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-
 from genspec.backends.litellm import Clock, LiteLLMBackend, RetryPolicy, score_continuations
 from genspec.config.schema import ModelSpec
 from genspec.errors import BackendError
@@ -357,10 +358,8 @@ def test_fake_api_faults_are_seeded_and_auth_is_not_recorded() -> None:
                     headers={"Authorization": f"Bearer {SECRET}"},
                     method="POST",
                 )
-                try:
+                with contextlib.suppress(OSError):
                     urllib.request.urlopen(post, timeout=5).close()
-                except OSError:
-                    pass
             assert all("Authorization" not in r.headers for r in server.requests)
             return [r.fault for r in server.requests]
 
@@ -368,3 +367,29 @@ def test_fake_api_faults_are_seeded_and_auth_is_not_recorded() -> None:
     assert first == faults(3) and first != faults(4) and None in first and "500" in first
     with pytest.raises(ValueError, match="unknown faults"):
         FakeOpenAIServer(faults=["teapot"])
+
+
+# --- a whole run -------------------------------------------------------------------------
+
+
+def test_a_run_at_twenty_percent_faults_answers_every_example(workdir: Path) -> None:
+    from conftest import write_roster
+    from genspec.config.compose import compose
+    from genspec.engine import run
+
+    with FakeOpenAIServer(fault_rate=0.2, seed=3, retry_after=0.05, slow_s=5) as server:
+        model = {
+            "name": "fake-api-model",
+            "id": "openai/genspec-fake-run",  # its own id: the engine keeps backends per id
+            "role": "generalist",
+            "backend": "litellm",
+            "params": {"api_base": server.url, "timeout": 1, "concurrency": 8},
+        }
+        conf = write_roster(workdir / "conf", "fake", [model])
+        config, _ = compose(
+            ["domain=medical", "roster=fake", "tasks=[medqa]", "limit=20"], str(conf)
+        )
+        rows = run(config).rows
+        assert server.calls > len(rows) and any(r.fault for r in server.requests)
+    assert len(rows) == 20
+    assert not [r for r in rows if r.error or r.invalid]

@@ -30,6 +30,7 @@ import os
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 import asyncio
+import contextlib
 import gc
 import itertools
 import logging
@@ -345,8 +346,8 @@ class _Worker:
     async def _attempts(self, request: Request, arguments: dict[str, Any]) -> Response:
         """Call until an answer, a permanent error or the last retry."""
         acompletion = _litellm().acompletion
-        policy, started = self.settings.policy, self.clock.now()
-        for attempt in itertools.count():
+        policy, started, attempt = self.settings.policy, self.clock.now(), 0
+        while True:
             try:
                 result = await acompletion(**self.kwargs, **arguments)
                 return to_response(result, request, self.clock.now() - started)
@@ -360,7 +361,7 @@ class _Worker:
                     "%s: retry in %.2fs after %s", self.settings.model, delay, type(error).__name__
                 )
                 await self.clock.sleep(delay)
-        raise AssertionError("unreachable")
+                attempt += 1
 
     def _describe(self, error: Exception) -> str:
         """One line, without the key (or any other secret-looking environment value)."""
@@ -394,8 +395,9 @@ class _Pool:
         for number in range(workers):
             parent, child = multiprocessing.Pipe()
             args = (child, settings, hooks, number)
+            runner: threading.Thread | multiprocessing.process.BaseProcess
             if workers == 1:
-                runner: Any = threading.Thread(target=_serve, args=args, daemon=True)
+                runner = threading.Thread(target=_serve, args=args, daemon=True)
             else:
                 runner = context.Process(target=_serve, args=args, daemon=True)
             runner.start()
@@ -444,10 +446,8 @@ class _Pool:
 
     def close(self) -> None:
         for conn in self.conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.send(None)
-            except OSError:
-                pass
         for runner in self.runners:
             runner.join(timeout=5)
         for conn in self.conns:
