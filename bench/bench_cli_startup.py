@@ -1,6 +1,6 @@
 """How fast `genspec --help` starts, and that no heavy library is imported for it.
 
-    python bench/bench_cli_startup.py [--repeat 10]
+python bench/bench_cli_startup.py [--repeat 10]
 """
 
 from __future__ import annotations
@@ -21,11 +21,18 @@ def main() -> None:
     times = []
     for _ in range(args.repeat):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "genspec.cli", "--help"], check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "genspec.cli", "--help"], check=True, capture_output=True
+        )
         times.append(time.perf_counter() - start)
-    probe = "import sys, genspec.cli; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    print(f"genspec --help: median {statistics.median(times):.3f} s, min {min(times):.3f} s over {args.repeat} runs")
+    probe = f"import sys, genspec.cli; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    print(
+        f"genspec --help: median {statistics.median(times):.3f} s, "
+        f"min {min(times):.3f} s over {args.repeat} runs"
+    )
     print(f"heavy modules imported by the CLI at start-up: {loaded.stdout.strip() or 'none'}")
 
 

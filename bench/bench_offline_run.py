@@ -22,7 +22,10 @@ from pathlib import Path
 def timed_run(domain: str, cwd: Path, env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "genspec.cli", "run", f"domain={domain}"], cwd=cwd, env=env, check=True
+        [sys.executable, "-m", "genspec.cli", "run", f"domain={domain}"],
+        cwd=cwd,
+        env=env,
+        check=True,
     )
     return time.perf_counter() - start
 

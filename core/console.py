@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.markdown import Markdown
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -66,19 +68,30 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
 
+def _compact_table(title: str) -> Table:
+    """A table that fits 80 columns: light rules, no cell wrapping."""
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+
+
 def results_table(summaries: Iterable[Any], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = _compact_table(title)
     for column, justify in [
         ("task", "left"),
         ("model", "left"),
         ("role", "left"),
         ("n", "right"),
-        ("accuracy %", "right"),
+        ("score %", "right"),
         ("95% CI", "right"),
-        ("invalid %", "right"),
-        ("errors", "right"),
+        ("inv. %", "right"),
+        ("err", "right"),
     ]:
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for s in summaries:
         table.add_row(
             s.task,
@@ -91,3 +104,25 @@ def results_table(summaries: Iterable[Any], title: str) -> Table:
             str(s.errors),
         )
     return table
+
+
+def evidence_view(evidence: Any) -> RenderableType:
+    """The verdict for the terminal: Markdown prose around compact comparison tables."""
+    from genspec.evidence import GENERALIST_VS_SPECIALIST, SPECIALIST_VS_BASE, comparison_table
+
+    parts: list[RenderableType] = [Markdown("\n".join(evidence.markdown_head()))]
+    for kind in (GENERALIST_VS_SPECIALIST, SPECIALIST_VS_BASE):
+        data = comparison_table(evidence, kind, compact=True)
+        if data is None:
+            continue
+        table = _compact_table(data.title)
+        table.caption, table.caption_justify = data.legend, "left"
+        for header in data.headers:
+            table.add_column(header, justify="left" if header == "task" else "right", no_wrap=True)
+        for row in data.rows:
+            table.add_row(*row)
+        parts.append(table)
+    tail = evidence.markdown_tail()
+    if tail:
+        parts.append(Markdown("\n".join(tail)))
+    return Group(*parts)

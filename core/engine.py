@@ -31,7 +31,6 @@ from genspec.toolkit.prompts import (
     prompt_text,
 )
 
-
 AUTO = "auto"
 
 

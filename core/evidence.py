@@ -31,6 +31,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from genspec.config.schema import ModelSpec, ReportedScore, Role
 from genspec.errors import ConfigError, UnknownNameError
 from genspec.stats.intervals import score_interval
@@ -194,18 +195,37 @@ class DomainEvidence:
 
     def to_markdown(self) -> str:
         """The verdict, comparison tables, choices, reported numbers and notes."""
+        lines = self.markdown_head()
+        for kind in (GENERALIST_VS_SPECIALIST, SPECIALIST_VS_BASE):
+            table = comparison_table(self, kind)
+            if table is not None:
+                lines += [f"### {table.title}", "", table.legend, ""]
+                lines += _table(list(table.headers), [list(row) for row in table.rows])
+        lines += self.markdown_tail()
+        return "\n".join(lines).rstrip() + "\n"
+
+    def markdown_head(self) -> list[str]:
+        """Markdown lines: the verdict, the smoke label and the reason."""
         lines = [f"## Verdict · {self.domain}: **{self.verdict.value.upper()}**", ""]
         if self.smoke:
             lines += [f"> {SMOKE_LABEL}", ""]
-        lines += [self.reason[:1].upper() + self.reason[1:] + ".", ""]
-        lines += _comparison_section(self, GENERALIST_VS_SPECIALIST)
-        lines += _comparison_section(self, SPECIALIST_VS_BASE)
+        return [*lines, self.reason[:1].upper() + self.reason[1:] + ".", ""]
+
+    def markdown_tail(self) -> list[str]:
+        """Markdown lines: how each side was chosen, published numbers and notes.
+
+        A choice that is the same for every task (one model per role) is listed once.
+        """
+        lines: list[str] = []
         if self.choices:
             lines += ["### How each side was chosen (never on the test items)", ""]
-            lines += [
-                f"- {c.task} · {c.role}: {c.model or '—'} ({c.method}: {c.detail})"
-                for c in self.choices
-            ]
+            grouped: dict[tuple[str, str | None, str, str], list[str]] = {}
+            for c in self.choices:
+                grouped.setdefault((c.role, c.model, c.method, c.detail), []).append(c.task)
+            tasks = {c.task for c in self.choices}
+            for (role, model, method, detail), where in grouped.items():
+                scope = "every task" if len(tasks) > 1 and set(where) == tasks else ", ".join(where)
+                lines.append(f"- {scope} · {role}: {model or '—'} ({method}: {detail})")
             lines.append("")
         if self.reported:
             lines += ["### Published numbers (reported, not tested)", ""]
@@ -215,7 +235,7 @@ class DomainEvidence:
             )
         if self.notes:
             lines += ["### Notes", "", *[f"- {note}" for note in self.notes], ""]
-        return "\n".join(lines).rstrip() + "\n"
+        return lines
 
 
 @dataclass(frozen=True)
@@ -780,33 +800,47 @@ _SECTIONS = {
         },
     ),
 }
+_SHORT_HEADERS = {"diff (pp)": "diff pp", "p adj.": "p adj", "MDE (pp)": "MDE pp"}
 _CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini–Hochberg"}
 
 
-def _comparison_section(evidence: DomainEvidence, kind: str) -> list[str]:
+@dataclass(frozen=True)
+class ComparisonTable:
+    """One kind of comparison as text cells, for Markdown here and rich in the terminal."""
+
+    title: str
+    legend: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+def comparison_table(
+    evidence: DomainEvidence, kind: str, compact: bool = False
+) -> ComparisonTable | None:
+    """The per-task and pooled rows of one kind of comparison (None when there are none).
+
+    ``compact`` leaves out what an 80-column terminal cannot fit and the results table
+    and choice list already show (model names, their scores, the test's name); the
+    Markdown and MLflow copies keep every column.
+    """
     rows = [c for c in evidence.comparisons if c.kind == kind]
     if not rows:
-        return []
+        return None
     section = _SECTIONS[kind]
     a, b = section.side_a, section.side_b
-    lines = [
-        f"### {section.title}",
-        "",
+    legend = (
         f"Difference = {a} − {b} in percentage points, on paired items; p adjusted across "
         f"tasks ({_CORRECTION_NAMES[evidence.correction]}); α = {evidence.alpha}. "
-        "MDE: the smallest difference this n detects with 80% power.",
-        "",
-    ]
-    headers = [
-        "task", a, b, "n", f"{a} %", f"{b} %", "diff (pp)", f"{_level(evidence.alpha)} CI",
-        "test", "p", "p adj.", "MDE (pp)", "verdict",
-    ]  # fmt: skip
-    table = []
+        "MDE: the smallest difference this n detects with 80% power."
+    )
+    full = ("task", a, b, "n", f"{a} %", f"{b} %", "diff (pp)", f"{_level(evidence.alpha)} CI",
+            "test", "p", "p adj.", "MDE (pp)", "verdict")  # fmt: skip
+    cells = []
     for row in [*rows, *(c for c in evidence.pooled if c.kind == kind)]:
         pooled = row.task == POOLED
-        table.append(
-            [
-                f"**{row.task}**" if pooled else row.task,
+        cells.append(
+            (
+                f"**{row.task}**" if pooled and not compact else row.task,
                 row.model_a,
                 row.model_b,
                 str(row.n),
@@ -819,6 +853,17 @@ def _comparison_section(evidence: DomainEvidence, kind: str) -> list[str]:
                 "—" if pooled else _p(row.p_adjusted),
                 _pct(row.mde),
                 section.words[row.verdict],
-            ]
+            )
         )
-    return lines + _table(headers, table)
+    keep = range(len(full))
+    headers = full
+    if compact:
+        dropped = {a, b, f"{a} %", f"{b} %", "test"}
+        keep = [i for i, header in enumerate(full) if header not in dropped]
+        headers = tuple(_SHORT_HEADERS.get(h, h) for h in full)
+    return ComparisonTable(
+        section.title,
+        legend,
+        tuple(headers[i] for i in keep),
+        tuple(tuple(row[i] for i in keep) for row in cells),
+    )

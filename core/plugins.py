@@ -15,6 +15,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import pluggy
+
 from genspec import hookspecs
 from genspec.errors import UnknownNameError
 from genspec.task import Task, TaskKind

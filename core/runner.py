@@ -7,11 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rich.markdown import Markdown
-
 from genspec import engine
 from genspec.config.schema import RunConfig
-from genspec.console import BarProgress, console, results_table, warning_line
+from genspec.console import BarProgress, console, evidence_view, results_table, warning_line
 from genspec.plugins import registry
 from genspec.results import to_frame
 
@@ -49,7 +47,7 @@ def run_domain(
         reported=roster.reported,
     )
     console.print(results_table(summaries, f"Results · {config.domain}"))
-    console.print(Markdown(evidence.to_markdown()))
+    console.print(evidence_view(evidence))
 
     with tempfile.TemporaryDirectory() as tmp:
         plots = [

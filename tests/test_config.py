@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import MOCK_MODELS, write_roster
 from genspec.config.compose import compose, expand_sweep
 from genspec.errors import ConfigError, UnknownNameError
-from conftest import MOCK_MODELS, write_roster
 
 
 def test_defaults_compose_to_the_offline_roster_on_samples() -> None:
@@ -57,7 +57,7 @@ def test_roster_base_must_be_in_the_roster(tmp_path: Path) -> None:
 
 def test_unknown_model_key_is_named(tmp_path: Path) -> None:
     write_roster(tmp_path, "typo", [{**MOCK_MODELS[0], "rol": "generalist"}])
-    with pytest.raises(ConfigError, match="roster.models.0.rol"):
+    with pytest.raises(ConfigError, match=r"roster.models.0.rol"):
         compose(["roster=typo"], str(tmp_path))
 
 

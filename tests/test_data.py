@@ -77,7 +77,7 @@ def test_invalid_json_line_is_named(tmp_path: Path) -> None:
 
 
 def test_missing_local_file_says_what_was_looked_for(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="looked for medqa.jsonl or medqa.json or medqa.csv"):
+    with pytest.raises(DataError, match=r"looked for medqa.jsonl or medqa.json or medqa.csv"):
         load_task_data(medqa(), DataConfig(source="local", dir=str(tmp_path)))
 
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+
 from genspec.config.schema import ModelSpec, ReportedScore
 from genspec.errors import ConfigError, UnknownNameError
 from genspec.evidence import (

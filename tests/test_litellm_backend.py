@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from genspec.backends.litellm import Clock, LiteLLMBackend, RetryPolicy, score_continuations
 from genspec.config.schema import ModelSpec
 from genspec.errors import BackendError

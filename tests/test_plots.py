@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from test_evidence import ROSTER, table
+
 from genspec.evidence import ReportedRow, compare, summarize
 from genspec.plots import accuracy_plot, forest_plot
 from genspec.results import to_frame
-from test_evidence import ROSTER, table
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

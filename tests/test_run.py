@@ -38,7 +38,7 @@ def test_run_logs_parent_and_nested_runs_with_tables(workdir: Path, dry: Path) -
         "run", "domain=medical", "roster=dry", "limit=6", "--config-dir", str(dry)
     )
     assert code == 0, output
-    assert "medqa" in output and "accuracy" in output
+    assert "medqa" in output and "score %" in output and "diff pp" in output
 
     mlflow = client(workdir)
     experiment = mlflow.get_experiment_by_name("genspec-medical")

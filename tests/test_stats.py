@@ -6,6 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
+from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import proportion_confint
+
 from genspec.stats.intervals import bootstrap_interval, score_interval, wilson_interval
 from genspec.stats.multiple import adjust, benjamini_hochberg, holm
 from genspec.stats.paired import (
@@ -31,11 +37,6 @@ from genspec.stats.verdict import (
     decide,
     domain_verdict,
 )
-from scipy import stats
-from statsmodels.stats.contingency_tables import mcnemar
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import proportion_confint
 
 
 def paired_binary(n: int, p10: float, p01: float, rng: np.random.Generator):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from genspec.data import select
+from genspec.requests import GenerateRequest, LoglikRequest
 from genspec.task import Example, TaskKind
 from genspec.toolkit import (
     RowError,
@@ -22,7 +23,6 @@ from genspec.toolkit.prompts import (
     choose_shots,
     render_body,
 )
-from genspec.requests import GenerateRequest, LoglikRequest
 
 MC = Example(
     id="1",

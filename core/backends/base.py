@@ -36,7 +36,9 @@ class Backend(abc.ABC):
     @classmethod
     def preflight(cls, spec: ModelSpec) -> None:
         """Raise :class:`genspec.errors.BackendError` for a problem found without loading
-        (a missing package, key or endpoint), so a run fails before any model is called."""
+        (a missing package, key or endpoint), so a run fails before any model is called.
+        The default finds nothing to check."""
+        return None
 
     @abc.abstractmethod
     def loglikelihood(self, requests: Sequence[LoglikRequest]) -> Completed:

@@ -27,11 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
-from genspec.backends import locate
-from genspec.backends.base import Backend, Completed
-from genspec.config.schema import ModelSpec
-from genspec.errors import BackendError, did_you_mean
-from genspec.requests import GenerateRequest, LoglikRequest, Message, Response
+import transformers
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -40,6 +36,12 @@ from transformers import (
     StoppingCriteria,
     StoppingCriteriaList,
 )
+
+from genspec.backends import locate
+from genspec.backends.base import Backend, Completed
+from genspec.config.schema import ModelSpec
+from genspec.errors import BackendError, did_you_mean
+from genspec.requests import GenerateRequest, LoglikRequest, Message, Response
 
 KNOWN_PARAMS = frozenset(
     {"dtype", "device", "batch_tokens", "chat_template", "adapter", "gguf_file", "package"}
@@ -416,6 +418,7 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype:
 
 def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
     """Model and tokenizer, from the converted cache when the weights are GGUF."""
+    transformers.utils.logging.disable_progress_bar()  # the engine shows its own progress
     located = locate.locate(spec)
     path = locate.loadable(located)
     gguf = located.gguf_file if path == located.path else None

@@ -110,7 +110,7 @@ def _translate(error: Exception) -> ConfigError:
     text = " ".join(str(error).split())
     if "not in struct" in text or "Could not override" in text or "Could not append" in text:
         key = text.split("'")[1] if "'" in text else "?"
-        parent, _, leaf = key.rpartition(".")
+        parent, _, _leaf = key.rpartition(".")
         return UnknownNameError(
             "config key", key, [f"{parent}.{k}" if parent else k for k in _known_keys(parent)]
         )

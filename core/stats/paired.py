@@ -23,9 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from genspec.stats.intervals import bootstrap_interval, is_binary
 from numpy.typing import ArrayLike
 from scipy import stats
+
+from genspec.stats.intervals import bootstrap_interval, is_binary
 
 MCNEMAR = "mcnemar-exact"
 SIGN_FLIP = "sign-flip-permutation"

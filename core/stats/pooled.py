@@ -30,9 +30,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
+
 from genspec.stats.intervals import bootstrap_interval
 from genspec.stats.paired import PairedResult, as_pairs, paired_test
-from numpy.typing import ArrayLike
 
 
 def pooled_comparison(

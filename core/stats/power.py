@@ -33,9 +33,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from genspec.stats.intervals import is_binary
 from numpy.typing import ArrayLike
 from scipy import stats
+
+from genspec.stats.intervals import is_binary
 
 POWER = 0.8
 

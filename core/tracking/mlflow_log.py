@@ -9,6 +9,7 @@ the MLflow UI shows under "Evaluation" / artifacts.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -156,6 +157,8 @@ def log_domain_run(
     """Log everything about one domain run; returns the parent run's id."""
     import mlflow
 
+    # its INFO lines ("Creating initial MLflow database tables") would interleave the tables
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     config = run.config
     uri = tracking_uri(config.tracking)
     mlflow.set_tracking_uri(uri)

@@ -51,7 +51,9 @@ def genspec_tasks() -> list[Task]:
             name="medmcqa",
             domain=DOMAIN,
             package=PACKAGE,
-            description="MedMCQA: Indian medical entrance exam questions (validation split as test).",
+            description=(
+                "MedMCQA: Indian medical entrance exam questions (validation split as test)."
+            ),
             subject="medicine",
             hub=HubSource(
                 "openlifescienceai/medmcqa",
