@@ -19,13 +19,19 @@ from typing import Any
 import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import (
+    Gemma3ForCausalLM,
+    Gemma3TextConfig,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerFast,
+)
 
 from genspec.backends import locate
-from genspec.backends.hf import HFBackend, pack
+from genspec.backends.hf import Batcher, HFBackend, pack
 from genspec.config.schema import ModelSpec
 from genspec.errors import BackendError
-from genspec.requests import GenerateRequest, LoglikRequest, Message
+from genspec.requests import GenerateRequest, LoglikRequest, Message, Response
 
 CORPUS = [
     "Question: What is the capital of France? Answer: A",
@@ -42,29 +48,41 @@ TOLERANCE = 1e-4
 PRINTABLE = [chr(c) for c in range(33, 127)] + ["Ġ", "Ċ"]
 
 
+#: sizes shared by the tiny architectures; peaked logits, so greedy choices are not near-ties
+TINY = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 512,
+    "initializer_range": 0.2,
+}
+
+
+def save_tiny(folder: Path, model_class: type, config: Any) -> Path:
+    """Save a randomly initialised model and the tiny tokenizer as one loadable folder."""
+    torch.manual_seed(0)
+    model_class(config).save_pretrained(folder)
+    _tokenizer().save_pretrained(folder)
+    return folder
+
+
+def special_ids() -> dict[str, int]:
+    tokenizer = _tokenizer()
+    return {
+        "vocab_size": len(tokenizer),
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved two-layer Llama with a BPE tokenizer (BOS added by default, chat template)."""
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    tokenizer = _tokenizer()
-    tokenizer.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-        initializer_range=0.2,  # peaked logits: greedy choices are not near-ties
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
+    config = LlamaConfig(**TINY, **special_ids(), tie_word_embeddings=True)
+    return save_tiny(tmp_path_factory.mktemp("tiny-llama"), LlamaForCausalLM, config)
 
 
 def _tokenizer() -> PreTrainedTokenizerFast:
@@ -159,8 +177,65 @@ def test_batched_loglikelihood_equals_one_at_a_time_and_reference(backend: HFBac
 def test_small_token_budget_gives_the_same_scores(backend: HFBackend, monkeypatch) -> None:
     """Many small batches (and requests wider than the budget) change nothing."""
     whole = scores(backend, LOGLIK_REQUESTS)
-    monkeypatch.setattr(backend, "batch_tokens", 40)
+    monkeypatch.setattr(backend.batcher, "tokens", 40)
     assert flat(scores(backend, LOGLIK_REQUESTS)) == pytest.approx(flat(whole), abs=TOLERANCE)
+
+
+def test_long_continuations_run_each_context_once(backend: HFBackend) -> None:
+    """Multi-token options reuse the context's KV cache: the model sees each context once,
+    then only the options' tokens (one cache row per option), never context × options."""
+    long = [r for r in LOGLIK_REQUESTS if not backend._unit(0, r).single_token]
+    units = [backend._unit(i, r) for i, r in enumerate(long)]
+    seen: list[tuple[int, int]] = []
+    hook = backend.model.model.register_forward_pre_hook(
+        lambda _, args, kwargs: seen.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        scores(backend, long)
+    finally:
+        hook.remove()
+    widest_context = max(len(u.context) for u in units)
+    options = [c for u in units for c in u.continuations if len(c) > 1]
+    assert seen == [(len(long), widest_context), (len(options), max(map(len, options)) - 1)]
+
+
+def test_sliding_window_model_scores_like_the_reference(tmp_path: Path) -> None:
+    """Gemma 3 keeps only a window of keys in its sliding layers; the cached path must
+    still score contexts longer than that window exactly."""
+    config = Gemma3TextConfig(
+        **TINY,
+        **special_ids(),
+        head_dim=8,
+        sliding_window=8,
+        layer_types=["sliding_attention", "full_attention"],
+    )
+    folder = save_tiny(tmp_path, Gemma3ForCausalLM, config)
+    gemma = HFBackend(hf_spec(folder, chat_template=False, device="cpu"))
+    for request, got in zip(LOGLIK_REQUESTS, scores(gemma, LOGLIK_REQUESTS), strict=True):
+        expected = [reference_logprob(gemma, request, c) for c in request.continuations]
+        assert got == pytest.approx(expected, abs=TOLERANCE)
+    gemma.close()
+
+
+def test_out_of_memory_halves_the_budget_and_answers_everything() -> None:
+    """A CUDA OOM is never fatal: the batch is re-packed at half the budget; an item
+    too big to run even alone gets an error response, and the others still run."""
+    widths = [900, 300, 280, 250, 120, 100, 90, 60, 30, 10]
+    ran: list[list[int]] = []
+
+    def work(batch: list[int]) -> list[Response]:
+        if len(batch) * max(batch) > 400:  # what this pretend GPU can hold
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        ran.append(batch)
+        return [Response(text=str(w)) for w in batch]
+
+    batcher = Batcher(tokens=4096)
+    answered = dict(batcher.run(widths, lambda w: (1, w), work))
+    assert sorted(answered) == sorted(widths)
+    assert answered[900].error and "out of memory" in answered[900].error
+    assert all(answered[w].text == str(w) for w in widths if w != 900)
+    assert batcher.tokens == 256
+    assert all(len(b) * max(b) <= 400 for b in ran)
 
 
 def test_continuation_is_tokenized_in_context(backend: HFBackend) -> None:

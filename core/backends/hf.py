@@ -5,14 +5,20 @@ Where the time goes, and what this backend does about it (see FACTS.md):
 - Multiple-choice items whose options are single tokens (" A" .. " D") need one
   forward pass over the prompt and the logits of its *last* position only. The
   model is asked for just the logits it is read at (``logits_to_keep``), never the
-  full vocabulary at every position.
+  full vocabulary at every position; padding goes on the right, where a causal
+  model cannot see it, so the plain causal mask keeps the fast attention path.
+- Longer options never recompute the prompt: one pass over the (left-padded)
+  contexts fills the KV cache, the cache is copied once per option, and all the
+  options of the batch run together against it (:meth:`HFBackend._score_with_cache`).
 - Requests are sorted longest first (an out-of-memory error shows in the first
-  batch, not after an hour) and packed into batches by a token budget; padding
-  goes on the right, where a causal model cannot see it.
+  batch, not after an hour) and packed into batches by a token budget. On a GPU an
+  out-of-memory error halves the budget and retries (:class:`Batcher`); it never
+  ends the run. CUDA runs in bf16 with SDPA attention.
 - GGUF weights are dequantised once and cached as safetensors (:mod:`.locate`).
 
 Params (``ModelSpec.params``): ``dtype`` (auto|float32|bfloat16|float16), ``device``
-(auto|cpu|cuda|cuda:N), ``batch_tokens`` (padded tokens per forward pass),
+(auto|cpu|cuda|cuda:N), ``batch_tokens`` (padded tokens per forward pass; on a GPU
+the starting point, halved on out-of-memory),
 ``chat_template`` (false: plain prompts even if the tokenizer has a template),
 ``adapter`` (a peft LoRA folder), ``gguf_file`` and ``package`` (see :mod:`.locate`).
 Generation is always greedy: a sampled answer could not be cached and replayed.
@@ -21,9 +27,11 @@ Generation is always greedy: a sampled answer could not be cached and replayed.
 from __future__ import annotations
 
 import gc
+import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import torch
@@ -51,6 +59,7 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
 
 Item = TypeVar("Item")
+logger = logging.getLogger(__name__)
 
 
 class HFBackend(Backend):
@@ -80,36 +89,33 @@ class HFBackend(Backend):
         self.preflight(spec)
         self.device = pick_device(spec.params.get("device", "auto"))
         self.dtype = pick_dtype(spec.params.get("dtype", "auto"), self.device)
-        self.batch_tokens = int(
-            spec.params.get("batch_tokens", DEFAULT_BATCH_TOKENS[self.device.type])
+        self.batcher = Batcher(
+            int(spec.params.get("batch_tokens", DEFAULT_BATCH_TOKENS[self.device.type]))
         )
         self.model, tokenizer = load(spec, self.device, self.dtype)
         self.prompter = Prompter(tokenizer, use_chat=spec.params.get("chat_template", True))
 
     def loglikelihood(self, requests: Sequence[LoglikRequest]) -> Completed:
-        """Yield summed log-probabilities per continuation, one batch at a time."""
-        units = [self._rows(i, request) for i, request in enumerate(requests)]
-        for batch in pack(units, _rows_size, self.batch_tokens):
-            started = time.perf_counter()
-            rows = [row for unit in batch for row in unit]
-            scores = self._score(rows)
-            share = (time.perf_counter() - started) / len(batch)
-            for unit in batch:
-                index = unit[0].request
-                n = len(requests[index].continuations)
-                yield index, _loglik_response(unit, scores, n, share)
+        """Yield summed log-probabilities per continuation, one batch at a time.
+
+        Requests whose continuations are all one token take the fast path (last-position
+        logits only); the others share their context's KV cache between continuations.
+        """
+        units = [self._unit(i, request) for i, request in enumerate(requests)]
+        short = [u for u in units if u.single_token]
+        long = [u for u in units if not u.single_token]
+        for group, work in ((short, self._score_single), (long, self._score_with_cache)):
+            for unit, response in self.batcher.run(group, Unit.size, work):
+                yield unit.request, response
 
     def generate(self, requests: Sequence[GenerateRequest]) -> Completed:
         """Yield greedy completions, cut at the first stop sequence, one batch at a time."""
         prompts = [
-            (i, self.prompter.ids(self.prompter.text(r.messages))) for i, r in enumerate(requests)
+            Prompt(i, r, self.prompter.ids(self.prompter.text(r.messages)))
+            for i, r in enumerate(requests)
         ]
-        for batch in pack(prompts, _generation_size(requests), self.batch_tokens):
-            started = time.perf_counter()
-            outputs = self._generate([requests[i] for i, _ in batch], [ids for _, ids in batch])
-            share = (time.perf_counter() - started) / len(batch)
-            for (i, ids), (text, n_out) in zip(batch, outputs, strict=True):
-                yield i, self._response(text, len(ids), n_out, share)
+        for prompt, response in self.batcher.run(prompts, Prompt.size, self._generate):
+            yield prompt.index, response
 
     def close(self) -> None:
         """Drop the weights so a multirun can load the next model in the same memory."""
@@ -118,45 +124,81 @@ class HFBackend(Backend):
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def _rows(self, index: int, request: LoglikRequest) -> list[Row]:
-        """The sequences to run for one request (one when every continuation is one token)."""
+    def _unit(self, index: int, request: LoglikRequest) -> Unit:
+        """The context's ids and each continuation's ids as tokenized after it."""
         context = self.prompter.text(request.messages) + request.answer_prefix
         pairs = [self.prompter.encode_pair(context, c) for c in request.continuations]
-        context_ids = pairs[0][0]
-        continuations = [c for _, c in pairs]
-        if all(len(c) == 1 for c in continuations):
-            return [Row(index, context_ids, tuple(enumerate(continuations)), len(context_ids) - 1)]
-        return [
-            Row(index, context_ids + c[:-1], ((j, c),), len(context_ids) - 1)
-            for j, c in enumerate(continuations)
-        ]
+        return Unit(index, pairs[0][0], tuple(c for _, c in pairs))
 
     @torch.inference_mode()
-    def _score(self, rows: list[Row]) -> dict[tuple[int, int], float]:
-        """One forward pass; ``{(request, continuation): log P}`` for every target of ``rows``.
+    def _score_single(self, units: list[Unit]) -> list[Response]:
+        """One-token continuations: one right-padded pass, one logits row per context.
 
-        Only the positions that predict a scored token reach the vocabulary projection:
-        ``logits_to_keep`` as a (batch, positions) tensor picks them per row.
+        ``logits_to_keep`` as a (batch, 1) tensor picks each row's last real position,
+        so the vocabulary projection runs once per request, not once per token.
         """
-        ids = self._right_padded([r.tokens for r in rows])
-        keep = max(1, max(len(t) for r in rows for _, t in r.targets))
-        positions = torch.tensor(
-            [[min(r.start + k, len(r.tokens) - 1) for k in range(keep)] for r in rows],
-            device=self.device,
+        ids = self._right_padded([u.context for u in units])
+        last = torch.tensor([[len(u.context) - 1] for u in units], device=self.device)
+        logits = self.model(input_ids=ids, logits_to_keep=last, use_cache=False).logits
+        scores = _first_tokens(logits[:, 0].float().log_softmax(-1), units)
+        return [_response(u, s) for u, s in zip(units, scores, strict=True)]
+
+    @torch.inference_mode()
+    def _score_with_cache(self, units: list[Unit]) -> list[Response]:
+        """Multi-token continuations: the context once, then every continuation against it.
+
+        Contexts are left-padded, so every one ends in the last column and a single
+        logits position predicts every continuation's first token. The KV cache is
+        then copied once per continuation (``batch_select_indices``) and the remaining
+        continuation tokens run as one right-padded batch whose positions carry on
+        from each context's own length.
+        """
+        ids, mask = self._left_padded([u.context for u in units])
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=_positions(mask),
+            logits_to_keep=1,
+            use_cache=True,
         )
-        logits = self.model(input_ids=ids, logits_to_keep=positions, use_cache=False).logits
-        logprobs = logits.float().log_softmax(-1)
-        where = [
-            (b, k, t) for b, r in enumerate(rows) for _, ts in r.targets for k, t in enumerate(ts)
+        scores = _first_tokens(out.logits[:, -1].float().log_softmax(-1), units)
+        rows = [
+            (b, j) for b, u in enumerate(units) for j, c in enumerate(u.continuations) if len(c) > 1
         ]
-        picked = logprobs[tuple(torch.tensor(where).T.to(self.device))].tolist() if where else []
-        scores: dict[tuple[int, int], float] = {}
-        cursor = 0
-        for r in rows:
-            for j, ts in r.targets:
-                scores[(r.request, j)] = float(sum(picked[cursor : cursor + len(ts)]))
-                cursor += len(ts)
-        return scores
+        if rows:
+            tails = [units[b].continuations[j] for b, j in rows]
+            picked = self._continue(out.cache, mask, [b for b, _ in rows], tails)
+            for (b, j), rest in zip(rows, picked, strict=True):
+                scores[b][j] += rest
+        return [_response(u, s) for u, s in zip(units, scores, strict=True)]
+
+    def _continue(
+        self, cache: Any, context_mask: torch.Tensor, owners: list[int], tails: list[list[int]]
+    ) -> list[float]:
+        """Sum of log P(token k+1 | context, tokens ..k) over each continuation's tail.
+
+        ``owners[r]`` is the context row continuation ``r`` belongs to; its cache row is
+        copied to row ``r`` (the context's keys and values are computed only once).
+        """
+        index = torch.tensor(owners, device=self.device)
+        cache.batch_select_indices(index)
+        inputs = self._right_padded([t[:-1] for t in tails])
+        width = inputs.shape[1]
+        tail_mask = torch.tensor(
+            [[1] * (len(t) - 1) + [0] * (width - len(t) + 1) for t in tails], device=self.device
+        )
+        lengths = context_mask.sum(-1)[index]
+        positions = lengths[:, None] + torch.arange(width, device=self.device)
+        logits = self.model(
+            input_ids=inputs,
+            attention_mask=torch.cat([context_mask[index], tail_mask], dim=1),
+            position_ids=positions,
+            cache=cache,
+            use_cache=True,
+        ).logits
+        targets = self._right_padded([t[1:] for t in tails])
+        logprobs = logits.float().log_softmax(-1).gather(-1, targets[..., None])[..., 0]
+        return (logprobs * tail_mask).sum(-1).tolist()
 
     def _right_padded(self, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
         """Token ids padded on the right.
@@ -171,29 +213,37 @@ class HFBackend(Backend):
             ids[b, : len(seq)] = torch.tensor(seq, dtype=torch.long)
         return ids.to(self.device)
 
-    @torch.inference_mode()
-    def _generate(
-        self, requests: Sequence[GenerateRequest], prompts: Sequence[list[int]]
-    ) -> list[tuple[str, int]]:
-        """Greedy-decode a left-padded batch; ``(text, generated tokens)`` per row."""
-        width = max(len(p) for p in prompts)
+    def _left_padded(self, sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids padded on the left, and the attention mask that hides the pads.
+
+        Every row then ends in the last column: the next token after each sequence
+        is predicted at the same position, and generated tokens line up.
+        """
+        width = max(len(s) for s in sequences)
         pad = self.prompter.pad_id
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
-        mask = torch.tensor(
-            [[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device
-        )
+        ids = torch.tensor([[pad] * (width - len(s)) + list(s) for s in sequences])
+        mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences])
+        return ids.to(self.device), mask.to(self.device)
+
+    @torch.inference_mode()
+    def _generate(self, prompts: Sequence[Prompt]) -> list[Response]:
+        """Greedy-decode a left-padded batch, each row with its own stops and cap."""
+        requests = [p.request for p in prompts]
+        ids, mask = self._left_padded([p.ids for p in prompts])
+        width = ids.shape[1]
+        eos = self.prompter.eos_ids(self.model)
         stopper = StopCriteria(
             self.prompter.tokenizer,
             width,
             [r.stop for r in requests],
             [r.max_tokens for r in requests],
-            self.prompter.eos_ids(self.model),
+            eos,
         )
         config = GenerationConfig(
             max_new_tokens=max(r.max_tokens for r in requests),
             do_sample=False,
-            eos_token_id=sorted(self.prompter.eos_ids(self.model)) or None,
-            pad_token_id=pad,
+            eos_token_id=sorted(eos) or None,
+            pad_token_id=self.prompter.pad_id,
         )
         out = self.model.generate(
             input_ids=ids,
@@ -202,66 +252,124 @@ class HFBackend(Backend):
             stopping_criteria=StoppingCriteriaList([stopper]),
         )
         new = out[:, width:]
-        results = []
-        for b, request in enumerate(requests):
+        responses = []
+        for b, prompt in enumerate(prompts):
             n_out = stopper.finished_at[b] or new.shape[1]
             text = self.prompter.tokenizer.decode(new[b, :n_out], skip_special_tokens=True)
-            results.append((cut_at_stop(text, request.stop), n_out))
-        return results
-
-    def _response(self, text: str, n_in: int, n_out: int, latency: float) -> Response:
-        return Response(
-            text=text,
-            input_tokens=n_in,
-            output_tokens=n_out,
-            latency_s=latency,
-            provider_model=self.spec.id,
-        )
+            responses.append(
+                Response(
+                    text=cut_at_stop(text, prompt.request.stop),
+                    input_tokens=len(prompt.ids),
+                    output_tokens=n_out,
+                    provider_model=self.spec.id,
+                )
+            )
+        return responses
 
 
 @dataclass(frozen=True)
-class Row:
-    """One sequence fed to the model and the continuations read from it.
-
-    ``targets`` pairs a continuation's index with its tokens; the first token is
-    predicted by the logits at position ``start`` (the context's last token), the
-    next at ``start + 1``, and so on.
-    """
+class Unit:
+    """One log-likelihood request as token ids: its context and each continuation."""
 
     request: int
-    tokens: list[int]
-    targets: tuple[tuple[int, list[int]], ...]
-    start: int
+    context: list[int]
+    continuations: tuple[list[int], ...]
+
+    @property
+    def single_token(self) -> bool:
+        """Every continuation is one token: the context's last logits score them all."""
+        return all(len(c) == 1 for c in self.continuations)
+
+    def size(self) -> tuple[int, int]:
+        """Batch cost as (rows, width): one row, or one cache copy per continuation."""
+        if self.single_token:
+            return 1, len(self.context)
+        return len(self.continuations), len(self.context) + max(len(c) for c in self.continuations)
 
 
-def _rows_size(rows: list[Row]) -> tuple[int, int]:
-    """Batch cost of one request's rows: how many, and the widest."""
-    return len(rows), max(len(r.tokens) for r in rows)
+@dataclass(frozen=True)
+class Prompt:
+    """One generation request with its prompt's token ids."""
+
+    index: int
+    request: GenerateRequest
+    ids: list[int]
+
+    def size(self) -> tuple[int, int]:
+        """Batch cost: the prompt plus every token it may still generate."""
+        return 1, len(self.ids) + self.request.max_tokens
 
 
-def _loglik_response(
-    unit: list[Row], scores: dict[tuple[int, int], float], n: int, share: float
-) -> Response:
-    """One request's ``n`` logprobs, in continuation order, from its batch's scores."""
-    index = unit[0].request
-    return Response(
-        logprobs=tuple(scores[(index, j)] for j in range(n)),
-        input_tokens=unit[0].start + 1,
-        latency_s=share,
-    )
+def _positions(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids of left-padded rows: each row's first real token is position 0."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
 
 
-def _generation_size(
-    requests: Sequence[GenerateRequest],
-) -> Callable[[tuple[int, list[int]]], tuple[int, int]]:
-    """Batch cost of a prompt: its length plus the tokens it may still generate."""
-    return lambda item: (1, len(item[1]) + requests[item[0]].max_tokens)
+def _first_tokens(logprobs: torch.Tensor, units: Sequence[Unit]) -> list[list[float]]:
+    """log P(first token) of every continuation, read from its context's row of
+    ``logprobs`` on the device (0 for an empty continuation)."""
+    rows = [b for b, u in enumerate(units) for c in u.continuations if c]
+    tokens = [c[0] for u in units for c in u.continuations if c]
+    picked = iter(logprobs[rows, tokens].tolist())
+    return [[next(picked) if c else 0.0 for c in u.continuations] for u in units]
+
+
+def _response(unit: Unit, logprobs: Sequence[float]) -> Response:
+    return Response(logprobs=tuple(logprobs), input_tokens=len(unit.context))
+
+
+class Batcher:
+    """Runs items in batches of at most ``tokens`` padded tokens, halving on GPU OOM.
+
+    The budget is found, not guessed: it starts high, and a CUDA out-of-memory error
+    frees the failed batch's memory, halves the budget for the rest of the session
+    and re-packs what is left. A single item that does not fit even alone gets an
+    error response (the run goes on, and the answer is not cached).
+    """
+
+    def __init__(self, tokens: int) -> None:
+        self.tokens = tokens
+
+    def run(
+        self,
+        items: Sequence[Item],
+        size: Callable[[Item], tuple[int, int]],
+        work: Callable[[list[Item]], list[Response]],
+    ) -> Iterator[tuple[Item, Response]]:
+        """Yield ``(item, response)`` for every item; ``latency_s`` is its batch's share."""
+        queue = deque(pack(items, size, self.tokens))
+        while queue:
+            batch = queue.popleft()
+            started = time.perf_counter()
+            try:
+                responses = work(batch)
+            except torch.cuda.OutOfMemoryError:
+                responses = None  # leave the except block: its traceback pins the tensors
+            if responses is None:
+                _free_cuda_memory()
+                if len(batch) == 1:
+                    yield batch[0], Response(error=f"out of memory even alone ({size(batch[0])})")
+                    continue
+                left = batch + [item for queued in queue for item in queued]
+                self.tokens = max(1, self.tokens // 2)
+                logger.warning("CUDA out of memory; batch budget now %d tokens", self.tokens)
+                queue = deque(pack(left, size, self.tokens))
+                continue
+            share = (time.perf_counter() - started) / len(batch)
+            for item, response in zip(batch, responses, strict=True):
+                yield item, replace(response, latency_s=share)
+
+
+def _free_cuda_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def pack(
     items: Sequence[Item], size: Callable[[Item], tuple[int, int]], budget: int
 ) -> Iterator[list[Item]]:
-    """Longest first, batches of at most ``batch_tokens`` padded tokens (rows × width).
+    """Longest first, batches of at most ``budget`` padded tokens (rows × width).
 
     lm-evaluation-harness's ``Collator`` idea: the first batch is the widest, so an
     out-of-memory error shows at once; similar lengths share a batch, so little of
