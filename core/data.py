@@ -164,7 +164,8 @@ def _hub_split(task: Task, split: str) -> tuple[Example, ...]:
     examples: list[Example] = []
     for name in names:
         # Row numbers run on across configs so items without an id field stay unique.
-        where = f"{task.hub.path}{'/' + name if name else ''}:{split}"
+        part = name or task.hub.data_dir
+        where = f"{task.hub.path}{'/' + part if part else ''}:{split}"
         examples += _map_rows(task, _hub_rows(task, name, split, len(examples) + 1), where)
     return tuple(examples)
 
@@ -177,12 +178,17 @@ def _hub_rows(
         import datasets
 
         dataset = datasets.load_dataset(
-            task.hub.path, name, split=split, revision=task.hub.revision
+            task.hub.path,
+            name,
+            split=split,
+            revision=task.hub.revision,
+            data_dir=task.hub.data_dir,
         )
     except Exception as error:  # network, auth, missing config: all end the same way
         reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        part = name or task.hub.data_dir
         raise DataError(
-            f"Task '{task.name}': cannot load {task.hub.path}{'/' + name if name else ''} "
+            f"Task '{task.name}': cannot load {task.hub.path}{'/' + part if part else ''} "
             f"split '{split}' from the hub ({reason}). Without hub access, save it in the "
             f"hub schema as DIR/{task.local_stem}.jsonl and run with data=local data.dir=DIR."
         ) from None

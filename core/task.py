@@ -85,6 +85,10 @@ class HubSource:
     note: str = ""
     configs: tuple[str, ...] = ()  # several configs read as one task (e.g. MMLU subjects)
     revision: str | None = None  # e.g. "refs/convert/parquet" for script-only datasets
+    # A folder of the repo read as the dataset. The hub's parquet export (the revision
+    # above) keeps each config in its own folder, ``<config>/<split>/0000.parquet``,
+    # without a card naming them, so a config there is chosen by folder, not by name.
+    data_dir: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,30 +7,41 @@ Declarations only; hub ids, configs, splits and fields are documented in
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import genspec
 from genspec.toolkit import (
     HubSource,
     Task,
-    choice_fields,
     classification_task,
     concat,
     const,
     joined,
     label_fields,
-    multiple_choice_task,
     numeric_fields,
     numeric_task,
     table,
 )
+from genspec.toolkit.suites import mmlu_task, parquet_export
 
 DOMAIN = "finance"
 PACKAGE = __name__
 SENTIMENT = ("negative", "neutral", "positive")
 # Defined for these sentiment tasks only (never global): market slang for the labels.
 SENTIMENT_SYNONYMS = {"positive": ["bullish"], "negative": ["bearish"]}
-FIQA_NEUTRAL_BAND = 0.1  # |score| below this counts as neutral
+FIQA_NEUTRAL_BAND = 0.1  # |score| at or below this counts as neutral
+MMLU_FINANCE = ("professional_accounting", "high_school_macroeconomics")
+FINQA_MIRROR = HubSource(
+    "MothMalone/finqa",
+    split="test",
+    dev_split="train",
+    note="Parquet mirror of FinQA (ibm/finqa is a loading script); same fields.",
+)
+
+sentiment = partial(
+    classification_task, domain=DOMAIN, package=PACKAGE, synonyms=SENTIMENT_SYNONYMS
+)
 
 
 def fiqa_label(row: Mapping[str, Any]) -> str:
@@ -44,20 +55,16 @@ def fiqa_label(row: Mapping[str, Any]) -> str:
 @genspec.hookimpl
 def genspec_tasks() -> list[Task]:
     return [
-        classification_task(
+        sentiment(
             name="phrasebank",
-            domain=DOMAIN,
-            package=PACKAGE,
             description="Financial PhraseBank (all annotators agree): news sentence sentiment.",
             subject="financial news sentiment",
-            synonyms=SENTIMENT_SYNONYMS,
-            hub=HubSource(
+            hub=parquet_export(
                 "takala/financial_phrasebank",
-                name="sentences_allagree",
+                "sentences_allagree",
                 split="train",
-                revision="refs/convert/parquet",
                 note="Only a train split exists; the main branch is a loading script, so the "
-                "hub's parquet conversion branch is read. Few-shot items come from the samples.",
+                "hub's parquet export is read. Few-shot items come from the samples.",
             ),
             fields=label_fields(
                 question=const("What is the sentiment of this sentence for investors?"),
@@ -67,13 +74,10 @@ def genspec_tasks() -> list[Task]:
                 labels=SENTIMENT,
             ),
         ),
-        classification_task(
+        sentiment(
             name="fiqa_sa",
-            domain=DOMAIN,
-            package=PACKAGE,
             description="FiQA sentiment: headlines and posts about a target company, 3 classes.",
             subject="financial sentiment",
-            synonyms=SENTIMENT_SYNONYMS,
             hub=HubSource(
                 "TheFinAI/fiqa-sentiment-classification", split="test", dev_split="train"
             ),
@@ -92,12 +96,7 @@ def genspec_tasks() -> list[Task]:
             package=PACKAGE,
             description="FinQA: numeric reasoning over a report's text and table (1% tolerance).",
             subject="corporate finance",
-            hub=HubSource(
-                "MothMalone/finqa",
-                split="test",
-                dev_split="train",
-                note="Parquet mirror of FinQA (ibm/finqa is a loading script); same fields.",
-            ),
+            hub=FINQA_MIRROR,
             fields=numeric_fields(
                 id="id",
                 question="question",
@@ -107,20 +106,12 @@ def genspec_tasks() -> list[Task]:
                 ),
             ),
         ),
-        multiple_choice_task(
-            name="mmlu_finance",
+        mmlu_task(
+            "mmlu_finance",
+            MMLU_FINANCE,
+            "MMLU professional accounting and high-school macroeconomics.",
             domain=DOMAIN,
             package=PACKAGE,
-            description="MMLU professional accounting and high-school macroeconomics.",
             subject="finance and economics",
-            hub=HubSource(
-                "cais/mmlu",
-                split="test",
-                dev_split="dev",
-                configs=("professional_accounting", "high_school_macroeconomics"),
-            ),
-            fields=choice_fields(
-                question="question", options="choices", answer="answer", category="subject"
-            ),
         ),
     ]

@@ -6,52 +6,56 @@ Declarations only; hub ids, configs, splits and fields are documented in
 
 from __future__ import annotations
 
+from functools import partial
+
 import genspec
-from genspec.toolkit import (
-    HubSource,
-    Task,
-    choice_fields,
-    classification_task,
-    const,
-    label_fields,
-    multiple_choice_task,
-)
+from genspec.toolkit import HubSource, Task, choice_fields, const, multiple_choice_task
+from genspec.toolkit.suites import YES_NO, legalbench_task, mmlu_task
 
 DOMAIN = "legal"
 PACKAGE = __name__
-LEGALBENCH = "nguha/legalbench"
 ABERCROMBIE_LABELS = ("generic", "descriptive", "suggestive", "arbitrary", "fanciful")
+MMLU_LAW = ("professional_law", "international_law", "jurisprudence")
 
-
-def _legalbench(name: str, question: str, labels: tuple[str, ...], description: str) -> Task:
-    """A LegalBench classification task: ``text`` is the fact pattern, ``answer`` the label."""
-    return classification_task(
-        name=name,
-        domain=DOMAIN,
-        package=PACKAGE,
-        description=description,
-        subject="law",
-        hub=HubSource(LEGALBENCH, name=name, split="test", dev_split="train"),
-        fields=label_fields(
-            id="index", question=const(question), context="text", answer="answer", labels=labels
-        ),
-    )
+legalbench = partial(legalbench_task, domain=DOMAIN, package=PACKAGE)
 
 
 @genspec.hookimpl
 def genspec_tasks() -> list[Task]:
     return [
-        _legalbench(
+        legalbench(
             "hearsay",
-            "Is this evidence hearsay?",
-            ("yes", "no"),
+            const("Is this evidence hearsay?"),
+            YES_NO,
             "LegalBench hearsay: is the evidence an out-of-court statement offered for its truth?",
+            category="slice",
         ),
-        _legalbench(
+        legalbench(
             "abercrombie",
-            "Which Abercrombie category fits this mark?",
+            const("Which Abercrombie category fits this mark?"),
             ABERCROMBIE_LABELS,
             "LegalBench abercrombie: classify a trademark on the Abercrombie spectrum.",
+        ),
+        legalbench(
+            "proa",
+            const("Does this statute create a private right of action?"),
+            YES_NO,
+            "LegalBench proa: does a statute let a private person sue to enforce it?",
+        ),
+        legalbench(
+            "personal_jurisdiction",
+            const("Does the court have personal jurisdiction over the defendant?"),
+            YES_NO,
+            "LegalBench personal_jurisdiction: may the forum court hear a suit against "
+            "the defendant (domicile, or contacts plus nexus)?",
+            category="slice",
+        ),
+        legalbench(
+            "contract_qa",
+            "question",
+            YES_NO,
+            "LegalBench contract_qa: does a contract clause deal with a named issue?",
+            subject="contract law",
         ),
         multiple_choice_task(
             name="casehold",
@@ -67,20 +71,12 @@ def genspec_tasks() -> list[Task]:
                 answer="label",
             ),
         ),
-        multiple_choice_task(
-            name="mmlu_law",
+        mmlu_task(
+            "mmlu_law",
+            MMLU_LAW,
+            "MMLU professional law, international law and jurisprudence.",
             domain=DOMAIN,
             package=PACKAGE,
-            description="MMLU professional law, international law and jurisprudence.",
             subject="law",
-            hub=HubSource(
-                "cais/mmlu",
-                split="test",
-                dev_split="dev",
-                configs=("professional_law", "international_law", "jurisprudence"),
-            ),
-            fields=choice_fields(
-                question="question", options="choices", answer="answer", category="subject"
-            ),
         ),
     ]
