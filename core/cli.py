@@ -28,8 +28,9 @@ OVERRIDES are Hydra overrides (key=value), for example:
   genspec run -m domain=medical,finance,legal
 
 Keys: domain, tasks, limit, seed, prompt (zero_shot|few_shot|cot), shots,
-max_new_tokens, roster, model, data (sample|full|local), data.dir, cache.mode,
-cache.dir, tracking.uri, tracking.experiment, tracking.examples.
+max_new_tokens, roster, model, data (sample|full|local), data.dir,
+cache.mode (or cache=readwrite|readonly|writeonly|off), cache.dir, tracking.uri,
+tracking.experiment, tracking.examples.
 """
 
 
@@ -75,8 +76,9 @@ def cli() -> None:
 @click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
 @_friendly
 def run(multirun: bool, config_dir: str | None, overrides: tuple[str, ...]) -> None:
-    from genspec.config.compose import compose, expand_sweep
+    from genspec.config.compose import compose, expand_shorthands, expand_sweep
 
+    overrides = tuple(expand_shorthands(overrides))
     jobs = expand_sweep(overrides) if multirun else [list(overrides)]
     from genspec.engine import prepare
 
@@ -206,6 +208,54 @@ def ui(port: int, host: str, uri: str | None) -> None:
     click.echo(f"MLflow UI for {store} at http://{host}:{port} (Ctrl+C to stop)")
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store]
     subprocess.run([*command, "--host", host, "--port", str(port)], env=env, check=False)
+
+
+@cli.command(name="fake-api")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, help="0 picks a free port.")
+@click.option("--latency", default=0.0, show_default=True, help="Seconds before each answer.")
+@click.option(
+    "--fault-rate", default=0.0, show_default=True, help="Share of calls that get a fault."
+)
+@click.option(
+    "--faults",
+    help="Comma-separated fault kinds to draw from: 429, 500, 503, timeout, malformed, "
+    "empty, drop (default: all).",
+)
+@click.option("--retry-after", default=1.0, show_default=True, help="Retry-After of a 429 (s).")
+@click.option("--seed", default=0, show_default=True, help="Seeds which calls get faults.")
+@_friendly
+def fake_api(
+    host: str,
+    port: int,
+    latency: float,
+    fault_rate: float,
+    faults: str | None,
+    retry_after: float,
+    seed: int,
+) -> None:
+    """A fake OpenAI-compatible API on this machine, to try genspec without a key.
+
+    Its answers are a hash of model and prompt: they test the pipeline (litellm,
+    retries, cache), not any model. In another shell:
+
+    \b
+      genspec run domain=medical roster=fake-api limit=5
+    """
+    from genspec.fake_api import serve
+
+    try:
+        serve(
+            host=host,
+            port=port,
+            latency=latency,
+            fault_rate=fault_rate,
+            faults=[f for f in faults.split(",") if f] if faults else None,
+            retry_after=retry_after,
+            seed=seed,
+        )
+    except (ValueError, OSError) as error:  # an unknown fault kind, a port in use
+        raise GenspecError(f"fake-api: {error}") from None
 
 
 def main() -> None:

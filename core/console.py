@@ -106,6 +106,42 @@ def results_table(summaries: Iterable[Any], title: str) -> Table:
     return table
 
 
+def _dollars(value: float) -> str:
+    """Cents for run-sized sums; four decimals for what a short trial run costs."""
+    return f"{value:,.2f}" if value >= 1 else f"{value:.4f}"
+
+
+def cost_table(costs: Iterable[Any], title: str) -> Table | None:
+    """Tokens, dollars and accuracy per dollar per priced model (None when none is).
+
+    A table of its own rather than columns of the results table: with the paper
+    roster's task and model names the results table already fills 80 columns.
+    """
+    costs = list(costs)
+    if not costs:
+        return None
+    table = _compact_table(title)
+    table.caption = (
+        "Test items. Prices: litellm's cost map. paid: answers not from the cache. "
+        "acc/$: accuracy (0–1) per dollar."
+    )
+    table.caption_justify = "left"
+    for column in ("model", "tokens in", "out", "cost $", "paid $", "score %", "acc/$"):
+        table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
+    for c in costs:
+        per_dollar = c.accuracy_per_usd
+        table.add_row(
+            c.model,
+            f"{c.input_tokens:,}",
+            f"{c.output_tokens:,}",
+            _dollars(c.cost_usd),
+            _dollars(c.paid_usd),
+            _pct(c.accuracy),
+            "–" if per_dollar is None else f"{per_dollar:.3g}",
+        )
+    return table
+
+
 def evidence_view(evidence: Any) -> RenderableType:
     """The verdict for the terminal: Markdown prose around compact comparison tables."""
     from genspec.evidence import GENERALIST_VS_SPECIALIST, SPECIALIST_VS_BASE, comparison_table

@@ -200,6 +200,8 @@ def _row(
         error=response.error,
         split=split,
         template=template,
+        provider_model=response.provider_model,
+        system_fingerprint=response.system_fingerprint,
     )
 
 

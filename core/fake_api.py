@@ -4,7 +4,8 @@ Tests of API backends talk to this server over real sockets instead of mocking l
 so the whole client stack (litellm, the openai SDK, httpx, retries) is exercised. It is
 also a way to try genspec without an API key::
 
-    python -m genspec.fake_api --port 8000 --latency 0.1 --fault-rate 0.2
+    genspec fake-api --port 8000 --latency 0.1 --fault-rate 0.2
+    python -m genspec.fake_api ...       # the same, without the CLI
 
 Answers are deterministic (a hash of the prompt picks the option letter), faults are
 seeded by call number, and the server counts calls, requests in flight and what it was
@@ -31,6 +32,8 @@ from typing import Any
 #: every fault the server can inject
 FAULTS = ("429", "500", "503", "timeout", "malformed", "empty", "drop")
 LETTERS = "ABCDEFGHIJ"
+#: where ``genspec fake-api`` listens by default; the ``fake-api`` roster's default api_base
+DEFAULT_URL = "http://127.0.0.1:8000/v1"
 _TOKEN = re.compile(r"\s*\S+")
 _OPTION_LINE = re.compile(rf"^([{LETTERS}])\. ", re.MULTILINE)
 
@@ -61,14 +64,15 @@ def _prompt(body: dict[str, Any]) -> str:
 
 
 def default_answer(body: dict[str, Any]) -> str:
-    """One of the prompt's option letters (A-D if it lists none), picked by a hash.
+    """One of the prompt's option letters (A-D if it lists none), picked by a hash of
+    the model name and prompt, so that two models on one server answer differently.
 
     A prompt that ends in "Answer:" gets the bare letter (what log-probability scoring
     reads); any other gets "The answer is X.".
     """
     prompt = _prompt(body)
     letters = sorted(set(_OPTION_LINE.findall(prompt))) or list("ABCD")
-    letter = letters[int(_unit(prompt) * len(letters))]
+    letter = letters[int(_unit(str(body.get("model")), prompt) * len(letters))]
     return letter if prompt.rstrip().endswith("Answer:") else f"The answer is {letter}."
 
 
@@ -101,7 +105,8 @@ class FakeOpenAIServer:
     ``fault_rate`` drawn from ``faults`` by an RNG seeded with (``seed``, call number),
     so a run with the same call order sees the same faults. ``timeout`` holds the answer
     for ``slow_s`` seconds (past the client's timeout); ``429`` sends ``Retry-After:
-    retry_after``. With ``require_key`` set, requests without that bearer key get 401;
+    retry_after``. With ``require_key`` set, requests without that bearer key get 401
+    (whose message quotes the key sent, to test that clients scrub it);
     ``logprobs=False`` plays a provider that ignores logprob requests.
     """
 
@@ -292,8 +297,10 @@ class _Handler(BaseHTTPRequestHandler):
         self, fake: FakeOpenAIServer, body: dict[str, Any] | None, fault: str | None
     ) -> None:
         fake._wait(fake.slow_s if fault == "timeout" else fake.latency)
-        if fake.require_key and self.headers.get("Authorization") != f"Bearer {fake.require_key}":
-            self._error(401, "missing or wrong API key")
+        sent = self.headers.get("Authorization")
+        if fake.require_key and sent != f"Bearer {fake.require_key}":
+            # echoes the key, as some servers do: what a client records must be scrubbed
+            self._error(401, f"wrong API key in {sent!r}")
         elif body is None:
             self._error(400, "request body is not JSON")
         elif fault == "429":
@@ -311,8 +318,42 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps(answer).encode())
 
 
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    latency: float = 0.0,
+    fault_rate: float = 0.0,
+    faults: Sequence[str] | None = None,
+    retry_after: float = 1.0,
+    seed: int = 0,
+) -> None:
+    """Serve on this thread until Ctrl-C, after printing the URL and how to use it.
+
+    The first line carries the URL, so a script (or a test) can read the port chosen
+    for ``port=0``.
+    """
+    server = FakeOpenAIServer(
+        host=host,
+        port=port,
+        latency=latency,
+        fault_rate=fault_rate,
+        faults=faults or FAULTS,
+        retry_after=retry_after,
+        seed=seed,
+    )
+    print(f"fake OpenAI-compatible API at {server.url} (Ctrl-C to stop)", flush=True)
+    run = "genspec run domain=medical roster=fake-api limit=5"
+    if server.url != DEFAULT_URL:
+        run = f"GENSPEC_FAKE_API_BASE={server.url} {run}"
+    print(f"  try: {run}", flush=True)
+    print(f"  or any roster model with params: {{api_base: {server.url}}}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m genspec.fake_api``: serve until Ctrl-C."""
+    """``python -m genspec.fake_api`` (the same as ``genspec fake-api``)."""
     parser = argparse.ArgumentParser(
         prog="genspec fake-api", description="A fake OpenAI-compatible API for trying genspec."
     )
@@ -324,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of a 429")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    server = FakeOpenAIServer(
+    serve(
         host=args.host,
         port=args.port,
         latency=args.latency,
@@ -333,10 +374,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         retry_after=args.retry_after,
         seed=args.seed,
     )
-    print(f"fake OpenAI-compatible API at {server.url} (Ctrl-C to stop)", flush=True)
-    print(f"  try: params: {{api_base: {server.url}}} with id openai/<any-name>", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -35,6 +35,10 @@ class ExampleResult:
     error: str | None
     split: str = "test"
     template: str = ""
+    # what the provider says answered (API models): a changed value under the same
+    # model name shows the model drifted between runs
+    provider_model: str | None = None
+    system_fingerprint: str | None = None
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ExampleResult))
@@ -44,3 +48,50 @@ def to_frame(rows: Sequence[ExampleResult]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame([asdict(r) for r in rows], columns=list(COLUMNS))
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """What one model's test items cost (a model with a price from litellm's cost map).
+
+    ``paid_usd`` is the part this run paid for (answers not from the cache), so a
+    resumed or repeated run shows it did not pay twice; ``accuracy_per_usd`` is the
+    test accuracy divided by the cost of all its test items.
+    """
+
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    paid_usd: float
+    accuracy: float | None
+    accuracy_per_usd: float | None
+
+
+def model_costs(frame: pd.DataFrame) -> list[ModelCost]:
+    """One :class:`ModelCost` per model that has a price, on the test split.
+
+    Local models and servers litellm has no price for report no cost; they are left
+    out rather than shown as free, so accuracy per dollar is never infinite.
+    """
+    test = frame[frame["split"] == "test"]
+    costs = []
+    for model, rows in test.groupby("model", sort=False):
+        priced = rows["cost_usd"].dropna()
+        if priced.empty:
+            continue
+        answered = rows[rows["error"].isna()]
+        accuracy = float(answered["correct"].mean()) if len(answered) else None
+        cost = float(priced.sum())
+        costs.append(
+            ModelCost(
+                model=str(model),
+                input_tokens=int(rows["input_tokens"].sum()),
+                output_tokens=int(rows["output_tokens"].sum()),
+                cost_usd=cost,
+                paid_usd=float(rows.loc[~rows["cached"], "cost_usd"].dropna().sum()),
+                accuracy=accuracy,
+                accuracy_per_usd=accuracy / cost if accuracy is not None and cost > 0 else None,
+            )
+        )
+    return costs

@@ -9,9 +9,16 @@ from typing import Any
 
 from genspec import engine
 from genspec.config.schema import RunConfig
-from genspec.console import BarProgress, console, evidence_view, results_table, warning_line
+from genspec.console import (
+    BarProgress,
+    console,
+    cost_table,
+    evidence_view,
+    results_table,
+    warning_line,
+)
 from genspec.plugins import registry
-from genspec.results import to_frame
+from genspec.results import model_costs, to_frame
 
 REAL_RUN_HINT = "genspec run domain={domain} roster=paper data=full limit=500"
 
@@ -47,6 +54,9 @@ def run_domain(
         reported=roster.reported,
     )
     console.print(results_table(summaries, f"Results · {config.domain}"))
+    costs = cost_table(model_costs(frame), f"Cost · {config.domain}")
+    if costs is not None:
+        console.print(costs)
     console.print(evidence_view(evidence))
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import logging
 import math
 import re
+import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -329,7 +332,7 @@ def test_the_key_is_sent_but_never_recorded(
 
 
 def test_fake_api_cli_serves_models_and_completions() -> None:
-    cmd = [sys.executable, "-m", "genspec.fake_api", "--port", "0", "--latency", "0"]
+    cmd = [sys.executable, "-m", "genspec.cli", "fake-api", "--port", "0", "--latency", "0"]
     server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
@@ -394,3 +397,294 @@ def test_a_run_at_twenty_percent_faults_answers_every_example(workdir: Path) -> 
         assert server.calls > len(rows) and any(r.fault for r in server.requests)
     assert len(rows) == 20
     assert not [r for r in rows if r.error or r.invalid]
+
+
+# --- whole runs through the CLI ------------------------------------------------------
+
+
+def api_model(server: FakeOpenAIServer, name: str, **params: Any) -> dict[str, Any]:
+    """A roster entry on ``server``. Each test uses its own model ids: the engine keeps
+    loaded backends per model identity for the process, and api_base is not part of it."""
+    return {
+        "name": name,
+        "id": f"openai/{name}",
+        "role": "generalist",
+        "backend": "litellm",
+        "params": {"api_base": server.url, "timeout": 5, **params},
+    }
+
+
+def cli_run(*args: str) -> str:
+    from click.testing import CliRunner
+
+    from genspec.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def cached_rows(workdir: Path) -> int:
+    """Answers in the run's cache, read by another connection (as a second process would)."""
+    import sqlite3
+
+    path = workdir / "cache" / "responses.sqlite"
+    if not path.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(path, timeout=5)) as conn:
+        try:
+            return conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        except sqlite3.OperationalError:  # the table is not created yet
+            return 0
+
+
+def mlflow_runs(workdir: Path, domain: str = "medical") -> tuple[Any, list[Any]]:
+    """The MLflow client and the parent runs of ``domain``, oldest first."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(f"genspec-{domain}")
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+    return client, [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+
+
+def child_of(client: Any, parent: Any) -> Any:
+    experiment = parent.info.experiment_id
+    query = f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    (child,) = client.search_runs([experiment], filter_string=query)
+    return child
+
+
+def artifact_json(client: Any, run: Any, path: str, into: Path) -> dict[str, Any]:
+    into.mkdir(parents=True, exist_ok=True)
+    return json.loads(Path(client.download_artifacts(run.info.run_id, path, str(into))).read_text())
+
+
+def test_a_killed_run_resumes_without_asking_again(workdir: Path) -> None:
+    """SIGKILL mid-run, then the same command: answered examples are never requested again."""
+    from conftest import write_roster
+
+    n = 12
+    with FakeOpenAIServer(latency=0.25) as server:
+        conf = write_roster(
+            workdir / "conf", "resume", [api_model(server, "resume-model", concurrency=2)]
+        )
+        args = ["domain=medical", "roster=resume", "tasks=[medqa]", f"limit={n}"]
+        args += ["--config-dir", str(conf)]
+        first = subprocess.Popen(
+            [sys.executable, "-m", "genspec.cli", "run", *args],
+            cwd=workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while cached_rows(workdir) < 4 and first.poll() is None:
+                assert time.monotonic() < deadline, "the first run never cached an answer"
+                time.sleep(0.02)
+            assert first.poll() is None, "the first run ended before it could be killed"
+            first.send_signal(signal.SIGKILL)
+        finally:
+            first.kill()
+            first.wait()
+        answered = cached_rows(workdir)  # stored one by one as they arrived, then killed
+        assert 4 <= answered < n
+        before = server.calls
+
+        cli_run(*args)  # the same command again
+        resumed = server.requests[before:]
+        prompts = [r.body["messages"][-1]["content"] for r in resumed]
+        assert len(resumed) == n - answered  # only what the killed run had not stored
+        assert len(set(prompts)) == len(prompts)
+        assert cached_rows(workdir) == n
+
+        before = server.calls
+        cli_run(*args)
+        assert server.calls == before  # a repeated run makes no call at all
+
+    client, (second, third) = mlflow_runs(workdir)  # the killed run logged nothing
+    tables = [
+        artifact_json(
+            client, child_of(client, run), "examples/medqa.json", workdir / run.info.run_id
+        )
+        for run in (second, third)
+    ]
+    kept = ["example_id", "prediction", "correct", "raw_output"]
+    picked = [
+        sorted([row[t["columns"].index(c)] for c in kept] for row in t["data"]) for t in tables
+    ]
+    assert picked[0] == picked[1] and len(picked[0]) == n
+    fractions = [child_of(client, r).data.metrics["cached_fraction"] for r in (second, third)]
+    assert fractions == [pytest.approx(answered / n), 1.0]
+    results = [
+        artifact_json(client, run, "results.json", workdir / f"r-{run.info.run_id}")["results"]
+        for run in (second, third)
+    ]
+    assert results[0] == results[1]
+
+
+def test_cache_modes_through_the_cli(workdir: Path) -> None:
+    from conftest import write_roster
+
+    with FakeOpenAIServer() as server:
+        conf = write_roster(workdir / "conf", "modes", [api_model(server, "cache-modes-model")])
+        args = ["domain=medical", "roster=modes", "tasks=[medqa]", "limit=3"]
+        args += ["--config-dir", str(conf)]
+
+        def calls_and_rows(mode: str) -> tuple[int, int]:
+            before = server.calls
+            cli_run(*args, mode)
+            return server.calls - before, cached_rows(workdir)
+
+        assert calls_and_rows("cache=off") == (3, 0)
+        assert not (workdir / "cache" / "responses.sqlite").exists()
+        assert calls_and_rows("cache=readonly") == (3, 0)  # nothing to read, nothing written
+        assert calls_and_rows("cache=writeonly") == (3, 3)
+        assert calls_and_rows("cache=writeonly") == (3, 3)  # writes, never reads
+        assert calls_and_rows("cache=readonly") == (0, 3)
+        assert calls_and_rows("cache.mode=readwrite") == (0, 3)
+
+
+def test_cost_tokens_and_model_version_reach_the_terminal_and_mlflow(workdir: Path) -> None:
+    from conftest import write_roster
+
+    fingerprint = "fp_drift_check_1"
+    # litellm prices an answer by the model the server says served it: one server each
+    with (
+        FakeOpenAIServer(served_model="gpt-4o-2024-08-06", system_fingerprint=fingerprint) as s,
+        FakeOpenAIServer() as other,
+    ):
+        priced = {**api_model(s, "priced"), "id": "openai/gpt-4o-2024-08-06"}
+        unpriced = {**api_model(other, "cost-unpriced"), "role": "specialist"}
+        conf = write_roster(workdir / "conf", "costs", [priced, unpriced])
+        output = cli_run(
+            "domain=medical", "roster=costs", "tasks=[medqa]", "limit=4", "--config-dir", str(conf)
+        )
+        sent = [r.body for r in s.requests]
+    # litellm's bundled prices for gpt-4o-2024-08-06: $2.5 / $10 per million tokens
+    tokens_in = sum(
+        sum(len(m["content"].split()) for m in body["messages"]) for body in sent
+    )  # the fake server counts whitespace-separated tokens
+    client, (parent,) = mlflow_runs(workdir)
+    children = {
+        c.data.params["model.name"]: c
+        for c in client.search_runs(
+            [parent.info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        )
+    }
+    metrics = children["priced"].data.metrics
+    cost = metrics["input_tokens"] * 2.5e-6 + metrics["output_tokens"] * 1e-5
+    assert metrics["input_tokens"] == tokens_in and metrics["output_tokens"] > 0
+    assert metrics["cost_usd"] == pytest.approx(cost)
+    assert metrics["paid_usd"] == pytest.approx(cost)  # nothing came from the cache
+    assert metrics["accuracy_per_usd"] == pytest.approx(metrics["medqa.accuracy"] / cost)
+    assert "cost_usd" not in children["cost-unpriced"].data.metrics  # no price: no cost
+
+    # the terminal: a cost table with the priced model only, within 80 columns
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Cost · medical"))
+    table = lines[start : lines.index("", start + 2)]
+    assert any(line.split()[:1] == ["priced"] for line in table)
+    assert not any("cost-unpriced" in line for line in table)
+    assert "acc/$" in table[2] and max(len(line.rstrip()) for line in table) <= 80
+
+    # drift: what the provider said it served, and when the run was
+    params = children["priced"].data.params
+    assert params["provider.model"] == "gpt-4o-2024-08-06"
+    assert params["provider.system_fingerprint"] == fingerprint
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    assert parent.data.params["run_date"].startswith(today)
+    table = artifact_json(client, children["priced"], "examples/medqa.json", workdir / "ex")
+    column = table["columns"].index("system_fingerprint")
+    assert {row[column] for row in table["data"]} == {fingerprint}
+    results = artifact_json(client, parent, "results.json", workdir / "res")
+    priced_entry = next(m for m in results["models"] if m["name"] == "priced")
+    assert priced_entry["provider_models"] == ["gpt-4o-2024-08-06"]
+
+
+def test_a_known_key_reaches_no_file_and_no_output(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key is sent to the server, yet appears nowhere in the MLflow store (database and
+    artifacts), the answer cache or the terminal, even when the server echoes it back."""
+    from conftest import write_roster
+
+    monkeypatch.setenv(KEY_VAR, SECRET)
+    with (
+        FakeOpenAIServer(require_key=SECRET, record_auth=True) as good,
+        FakeOpenAIServer(require_key="another-key") as echoing,
+    ):
+        models = [
+            api_model(good, "keyed-model", api_key_env=KEY_VAR),
+            {**api_model(echoing, "keyed-refused", api_key_env=KEY_VAR), "role": "specialist"},
+        ]
+        conf = write_roster(workdir / "conf", "keyed", models)
+        args = ["domain=medical", "roster=keyed", "tasks=[medqa]", "limit=3"]
+        output = cli_run(*args, "--config-dir", str(conf))
+        sent = [{k.lower(): v for k, v in r.headers.items()} for r in good.requests]
+    assert [h["authorization"] for h in sent] == [f"Bearer {SECRET}"] * 3  # really sent
+    assert (workdir / "cache" / "responses.sqlite").exists() and cached_rows(workdir) == 3
+    store = [workdir / "mlflow.db", workdir / "mlruns", workdir / "cache"]
+    files = [p for root in store for p in [root, *root.rglob("*")] if p.is_file()]
+    assert len(files) > 5
+    assert [p for p in files if SECRET.encode() in p.read_bytes()] == []
+    assert SECRET not in output
+    client, (parent,) = mlflow_runs(workdir)
+    refused = next(
+        c
+        for c in client.search_runs([parent.info.experiment_id])
+        if c.data.params.get("model.name") == "keyed-refused"
+    )
+    table = artifact_json(client, refused, "examples/medqa.json", workdir / "refused")
+    errors = [row[table["columns"].index("error")] for row in table["data"]]
+    assert all("401" in e or "Authentication" in e for e in errors)  # recorded, scrubbed
+
+
+# --- the paper roster ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("domain", ["medical", "finance", "legal"])
+def test_paper_roster_names_the_missing_variable_in_one_line(
+    domain: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each domain's paper roster: API generalists plus served specialists beside their
+    bases; a missing key or endpoint stops the run before any call, naming the variable."""
+    from click.testing import CliRunner
+
+    from genspec.cli import cli
+    from genspec.config.compose import compose
+
+    for variable in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GENSPEC_SPECIALIST_API_BASE"):
+        monkeypatch.delenv(variable, raising=False)
+    config, _ = compose([f"domain={domain}", "roster=paper"])
+    models = config.roster.for_domain(domain)
+    generalists = {m.id for m in models if m.role.value == "generalist"}
+    assert generalists == {"openai/gpt-4o", "anthropic/claude-3-5-sonnet-20240620"}
+    specialists = [m for m in models if m.role.value == "specialist"]
+    names = {m.name: m for m in models}
+    assert len(specialists) >= 2
+    for model in specialists:
+        assert model.base in names and names[model.base].role.value == "base"
+    for model in [m for m in models if m.role.value != "generalist"]:
+        assert model.backend == "litellm"
+        assert model.params["api_base_env"] == "GENSPEC_SPECIALIST_API_BASE"
+
+    # Med-PaLM 2 only as a reported number, never a model that is run
+    reported = {r.model for r in config.roster.reported if r.domain in (None, domain)}
+    assert not {m.name for m in models} & reported
+    if domain == "medical":
+        assert "Med-PaLM 2" in reported
+
+    steps = [
+        ("OPENAI_API_KEY", "sk-not-used"),
+        ("ANTHROPIC_API_KEY", "sk-not-used"),
+        ("GENSPEC_SPECIALIST_API_BASE", None),
+    ]
+    for variable, value in steps:
+        result = CliRunner().invoke(cli, ["run", f"domain={domain}", "roster=paper", "limit=2"])
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code != 0 and len(lines) == 1, result.output
+        assert lines[0].startswith("error: Model '") and variable in lines[0]
+        if value is not None:
+            monkeypatch.setenv(variable, value)

@@ -26,6 +26,14 @@ def group_options(group: str, config_dir: str | None = None) -> list[str]:
     return sorted({p.stem for root in roots for p in (root / group).glob("*.yaml")})
 
 
+def expand_shorthands(overrides: Sequence[str]) -> list[str]:
+    """``cache=readonly`` means ``cache.mode=readonly`` (the mode is what people switch)."""
+    return [
+        f"cache.mode={o.partition('=')[2]}" if o.partition("=")[0] == "cache" else o
+        for o in overrides
+    ]
+
+
 def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
     """Turn multirun overrides (``domain=a,b``) into one override list per job."""
     parsed = _parse(overrides)

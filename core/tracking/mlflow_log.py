@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from genspec import __version__
 from genspec.config.schema import ModelSpec, TrackingConfig
-from genspec.results import to_frame
+from genspec.results import model_costs, to_frame
 from genspec.tracking.secrets import redact, scrub_text
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 DEFAULT_DB = "mlflow.db"
 DEFAULT_ARTIFACTS = "mlruns"
 TEXT_COLUMNS = ("prompt", "raw_output")
+_MAX_PARAM = 6000  # MLflow's limit on a param value
 
 
 def tracking_uri(config: TrackingConfig) -> str:
@@ -89,6 +90,12 @@ def _task_metrics(summaries: Iterable[Any], model: str) -> dict[str, float]:
 
 
 def _usage_metrics(frame: Any) -> dict[str, float]:
+    """Tokens, dollars, latency, cache use and failed calls of one model's rows.
+
+    ``cost_usd`` is every priced call of the run (dev items included); ``paid_usd``
+    the part not answered from the cache; ``accuracy_per_usd`` is on the test split,
+    as in the terminal's cost table.
+    """
     costs = frame["cost_usd"].dropna()
     metrics = {
         "input_tokens": float(frame["input_tokens"].sum()),
@@ -99,14 +106,39 @@ def _usage_metrics(frame: Any) -> dict[str, float]:
     }
     if len(costs):
         metrics["cost_usd"] = float(costs.sum())
-        if metrics["cost_usd"] > 0:
-            metrics["accuracy_per_usd"] = float(frame["correct"].mean()) / metrics["cost_usd"]
+        metrics["paid_usd"] = float(frame.loc[~frame["cached"], "cost_usd"].dropna().sum())
+    for cost in model_costs(frame):
+        metrics["test_cost_usd"] = cost.cost_usd
+        if cost.accuracy_per_usd is not None:
+            metrics["accuracy_per_usd"] = cost.accuracy_per_usd
     return metrics
+
+
+def _distinct(values: Any) -> list[str]:
+    return sorted({str(v) for v in values.dropna() if str(v)})
+
+
+def _provider_params(frame: Any) -> dict[str, str]:
+    """The model versions and system fingerprints the provider reported for these rows.
+
+    An API name such as ``openai/gpt-4o`` points at whatever the provider serves that
+    day; these values are how a re-run months later shows whether it changed.
+    """
+    params = {}
+    for column, name in (
+        ("provider_model", "provider.model"),
+        ("system_fingerprint", "provider.system_fingerprint"),
+    ):
+        values = _distinct(frame[column])
+        if values:
+            params[name] = ",".join(values)[:_MAX_PARAM]
+    return params
 
 
 def results_document(run: DomainRun, summaries: Iterable[Any]) -> dict[str, Any]:
     """``results.json``: the documented, stable summary of a run (see README)."""
     config = run.config
+    frame = to_frame(run.rows)
     return {
         "schema": "genspec.results/1",
         "genspec_version": __version__,
@@ -117,7 +149,17 @@ def results_document(run: DomainRun, summaries: Iterable[Any]) -> dict[str, Any]
         "data": config.data.source,
         "prompt": config.prompt,
         "models": [
-            {"name": m.name, "id": m.id, "role": m.role.value, "backend": m.backend, "base": m.base}
+            {
+                "name": m.name,
+                "id": m.id,
+                "role": m.role.value,
+                "backend": m.backend,
+                "base": m.base,
+                "provider_models": _distinct(frame.loc[frame["model"] == m.name, "provider_model"]),
+                "system_fingerprints": _distinct(
+                    frame.loc[frame["model"] == m.name, "system_fingerprint"]
+                ),
+            }
             for m in run.models
         ],
         "tasks": [
@@ -169,8 +211,10 @@ def log_domain_run(
     else:
         for column in TEXT_COLUMNS:
             frame[column] = frame[column].map(scrub_text)
-    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    now = dt.datetime.now(dt.timezone.utc)
+    stamp = now.astimezone().strftime("%Y-%m-%d %H:%M:%S")
     tags = {
+        "genspec.run_date": now.date().isoformat(),
         "genspec.domain": config.domain,
         "genspec.roster": config.roster.name,
         "genspec.smoke": str(config.roster.smoke).lower(),
@@ -180,6 +224,7 @@ def log_domain_run(
         run_name=f"{config.domain} · {config.roster.name} · {stamp}", tags=tags
     ) as parent:
         params: dict[str, Any] = {
+            "run_date": now.isoformat(timespec="seconds"),
             "domain": config.domain,
             "roster": config.roster.name,
             "data": config.data.source,
@@ -208,7 +253,9 @@ def log_domain_run(
                 run_name=model.name, nested=True, tags={**tags, "genspec.role": model.role.value}
             ):
                 choice_params, dev_metrics = _prompt_choice(run, model.name)
-                mlflow.log_params({**_model_params(model), **choice_params})
+                mlflow.log_params(
+                    {**_model_params(model), **_provider_params(rows), **choice_params}
+                )
                 mlflow.log_metrics(
                     {**_task_metrics(summaries, model.name), **_usage_metrics(rows), **dev_metrics}
                 )
