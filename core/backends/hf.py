@@ -66,6 +66,7 @@ class HFBackend(Backend):
     """A causal LM loaded in this process (GPU when there is one, else CPU)."""
 
     NON_SEMANTIC_PARAMS = frozenset({"batch_tokens", "package", "device"})
+    EXCLUSIVE = True
 
     @classmethod
     def preflight(cls, spec: ModelSpec) -> None:
@@ -101,7 +102,7 @@ class HFBackend(Backend):
         Requests whose continuations are all one token take the fast path (last-position
         logits only); the others share their context's KV cache between continuations.
         """
-        units = [self._unit(i, request) for i, request in enumerate(requests)]
+        units = [self.encode(i, request) for i, request in enumerate(requests)]
         short = [u for u in units if u.single_token]
         long = [u for u in units if not u.single_token]
         for group, work in ((short, self._score_single), (long, self._score_with_cache)):
@@ -124,8 +125,9 @@ class HFBackend(Backend):
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def _unit(self, index: int, request: LoglikRequest) -> Unit:
-        """The context's ids and each continuation's ids as tokenized after it."""
+    def encode(self, index: int, request: LoglikRequest) -> Unit:
+        """Request ``index`` as token ids: its context's, and each continuation's as
+        tokenized after that context (what the model is actually asked to score)."""
         context = self.prompter.text(request.messages) + request.answer_prefix
         pairs = [self.prompter.encode_pair(context, c) for c in request.continuations]
         return Unit(index, pairs[0][0], tuple(c for _, c in pairs))
