@@ -11,6 +11,7 @@ BACKENDS: dict[str, str] = {
     "hf": "genspec.backends.hf:HFBackend",
     "litellm": "genspec.backends.litellm:LiteLLMBackend",
     "mock": "genspec.backends.mock:MockBackend",
+    "vllm": "genspec.backends.vllm:VLLMBackend",  # optional extra: pip install 'genspec[vllm]'
 }
 
 
