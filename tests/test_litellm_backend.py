@@ -578,6 +578,7 @@ def test_cost_tokens_and_model_version_reach_the_terminal_and_mlflow(workdir: Pa
     assert metrics["input_tokens"] == tokens_in and metrics["output_tokens"] > 0
     assert metrics["cost_usd"] == pytest.approx(cost)
     assert metrics["paid_usd"] == pytest.approx(cost)  # nothing came from the cache
+    assert metrics["test_cost_usd"] == pytest.approx(cost)  # no dev items in this run
     assert metrics["accuracy_per_usd"] == pytest.approx(metrics["medqa.accuracy"] / cost)
     assert "cost_usd" not in children["cost-unpriced"].data.metrics  # no price: no cost
 

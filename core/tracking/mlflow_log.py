@@ -107,7 +107,7 @@ def _usage_metrics(frame: Any) -> dict[str, float]:
     if len(costs):
         metrics["cost_usd"] = float(costs.sum())
         metrics["paid_usd"] = float(frame.loc[~frame["cached"], "cost_usd"].dropna().sum())
-    for cost in model_costs(frame):
+    for cost in model_costs(frame):  # these are one model's rows: one entry, or none
         metrics["test_cost_usd"] = cost.cost_usd
         if cost.accuracy_per_usd is not None:
             metrics["accuracy_per_usd"] = cost.accuracy_per_usd
