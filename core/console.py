@@ -106,6 +106,30 @@ def results_table(summaries: Iterable[Any], title: str) -> Table:
     return table
 
 
+def category_table(summaries: Iterable[Any], title: str) -> Table:
+    """One task's scores per category, with its secondary metrics (ddx top1, top5...).
+
+    A row without a category is the task's overall line ("all"). No interval column:
+    with a handful of items per category it would span most of 0–100 and push three
+    metric columns past 80 columns; MLflow and results.json have the intervals.
+    """
+    summaries = list(summaries)
+    metric_names = list(dict.fromkeys(name for s in summaries for name in s.metrics))
+    table = _compact_table(title)
+    for column in ("category", "model", "n", "score %", *(f"{m} %" for m in metric_names)):
+        justify = "left" if column in ("category", "model") else "right"
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for s in summaries:
+        table.add_row(
+            s.category or "all",
+            s.model,
+            str(s.n),
+            _pct(s.score),
+            *(_pct(s.metrics.get(name)) for name in metric_names),
+        )
+    return table
+
+
 def _dollars(value: float) -> str:
     """Cents for run-sized sums; four decimals for what a short trial run costs."""
     return f"{value:,.2f}" if value >= 1 else f"{value:.4f}"

@@ -42,14 +42,29 @@ class TaskData:
 def items_fingerprint(examples: Sequence[Example]) -> str:
     digest = hashlib.sha256()
     for ex in examples:
-        digest.update(
-            json.dumps([ex.id, ex.question, ex.context, ex.choices, ex.gold, ex.target]).encode()
-        )
+        item = [ex.id, ex.question, ex.context, ex.choices, ex.gold, ex.target]
+        if ex.references:  # accepted synonyms change the scores, so they are part of the data
+            item.append(sorted(ex.references.items()))
+        digest.update(json.dumps(item).encode())
     return digest.hexdigest()[:16]
+
+
+def provides(source: str, task: Task) -> bool:
+    """Whether ``data=<source>`` has the task: licensed data only comes from local
+    files, and ``full`` only reads tasks that have a hub dataset."""
+    if source == "local":
+        return True
+    return not task.local_only and (source != "full" or task.hub is not None)
 
 
 def load_task_data(task: Task, config: DataConfig) -> TaskData:
     """Read the task from the configured source and check test/dev do not overlap."""
+    if task.local_only and config.source != "local":
+        raise DataError(
+            f"Task '{task.name}' is licensed data with no hub copy or bundled sample: save it "
+            f"as DIR/{task.local_stem}.jsonl (fields: {task.local_schema}) and run with "
+            f"data=local data.dir=DIR."
+        )
     if config.source == "sample":
         test, dev, origin = _sample(task, "test"), _sample(task, "dev"), "bundled sample"
     elif config.source == "local":
@@ -104,9 +119,10 @@ def _local(task: Task, directory: Path) -> tuple[tuple[Example, ...], str]:
     path = _find_local(directory, task.local_stem)
     if path is None:
         names = " or ".join(f"{task.local_stem}{s}" for s in LOCAL_SUFFIXES)
+        schema = f"with fields: {task.local_schema}" if task.local_schema else "in the hub schema"
         raise DataError(
             f"Task '{task.name}': no data file in {directory} (looked for {names}). "
-            f"Add it in the hub schema, or select other tasks with tasks=[...]."
+            f"Add it {schema}, or select other tasks with tasks=[...]."
         )
     return tuple(_map_rows(task, _read_file(path), path)), f"local file {path}"
 

@@ -10,16 +10,23 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from genspec.backends.base import Backend
 from genspec.backends.registry import backend_class
 from genspec.cache import ResponseCache
 from genspec.config.schema import ModelSpec, RunConfig
-from genspec.data import TaskData, load_task_data, select
+from genspec.data import TaskData, load_task_data, provides, select
 from genspec.errors import ConfigError, GenspecError, UnknownNameError
 from genspec.plugins import registry
-from genspec.requests import LoglikRequest, Request, Response, request_key
+from genspec.requests import (
+    GenerateRequest,
+    LoglikRequest,
+    Message,
+    Request,
+    Response,
+    request_key,
+)
 from genspec.results import ExampleResult
 from genspec.task import Example, Judgement, Task
 from genspec.toolkit.prompts import (
@@ -102,12 +109,15 @@ def prepare(config: RunConfig) -> Prepared:
             if name not in by_name:
                 raise UnknownNameError(f"task in domain '{config.domain}'", name, by_name)
         tasks = [by_name[name] for name in config.tasks]
+    else:  # by default, the tasks this data source has (no hub copy of ddx; JAMA only local)
+        tasks = [t for t in tasks if provides(config.data.source, t)]
     models = config.roster.for_domain(config.domain)
     if not models:
         raise ConfigError(
             f"Roster '{config.roster.name}' has no models for domain '{config.domain}'."
         )
-    for model in models:
+    judge = config.judge.model()
+    for model in [*models, *([judge] if judge else [])]:
         backend_class(model.backend).preflight(model)
     with_dev = _needs_dev(config, models)
     prepared = []
@@ -175,11 +185,11 @@ def _row(
     example: Example,
     request: Request,
     response: Response,
+    judgement: Judgement,
     split: str,
     template: str,
 ) -> ExampleResult:
     task = prepared.task
-    judgement = _judge(task, example, request, response)
     return ExampleResult(
         task=task.name,
         example_id=example.id,
@@ -200,13 +210,20 @@ def _row(
         error=response.error,
         split=split,
         template=template,
+        metrics=dict(judgement.metrics),
+        extra={**example.extra, **judgement.notes},
         provider_model=response.provider_model,
         system_fingerprint=response.system_fingerprint,
     )
 
 
 class BackendPool:
-    """Loaded backends kept for the process, so multirun jobs reuse loaded models."""
+    """Loaded backends kept for the process, so multirun jobs reuse loaded models.
+
+    Backends that hold weights in device memory (``EXCLUSIVE``) are kept one at a
+    time: loading the next closes the previous, or a roster of 7B models would not
+    fit on one GPU.
+    """
 
     def __init__(self) -> None:
         self._loaded: dict[str, Backend] = {}
@@ -215,6 +232,9 @@ class BackendPool:
         cls = backend_class(model.backend)
         key = json.dumps(cls.identity(model), sort_keys=True, default=str)
         if key not in self._loaded:
+            if cls.EXCLUSIVE:
+                for other in [k for k, b in self._loaded.items() if b.EXCLUSIVE]:
+                    self._loaded.pop(other).close()
             status(f"loading {model.name} ({model.id})")
             self._loaded[key] = cls(model)
         return self._loaded[key]
@@ -233,8 +253,16 @@ def _stream(backend: Backend, requests: Sequence[Request]) -> Iterator[tuple[int
 class _ModelRunner:
     """Runs one model: cache first, then the backend (loaded only if something is missing)."""
 
-    def __init__(self, model: ModelSpec, cache: ResponseCache, progress: Progress, run: DomainRun):
+    def __init__(
+        self,
+        model: ModelSpec,
+        cache: ResponseCache,
+        progress: Progress,
+        run: DomainRun,
+        judge: _ModelRunner | None = None,
+    ):
         self.model, self.cache, self.progress, self.run = model, cache, progress, run
+        self.judge = judge  # the run's judge model, for tasks with a judge step
         self.identity = backend_class(model.backend).identity(model)
 
     def answer(self, requests: Sequence[Request], bar: str) -> list[Response]:
@@ -270,10 +298,57 @@ class _ModelRunner:
         requests = [_request(prepared, template, ex, self.model, config) for ex in examples]
         bar = _bar(self.model.name, prepared.task.name, split, template.name)
         responses = self.answer(requests, bar)
-        return [
-            _row(prepared, self.model, ex, req, resp, split, template.name)
+        judgements = [
+            _judge(prepared.task, ex, req, resp)
             for ex, req, resp in zip(examples, requests, responses, strict=True)
         ]
+        if self.judge is not None and prepared.task.judge is not None:
+            judgements = self.judge.settle(prepared.task, examples, responses, judgements, bar)
+        return [
+            _row(prepared, self.model, ex, req, resp, judgement, split, template.name)
+            for ex, req, resp, judgement in zip(
+                examples, requests, responses, judgements, strict=True
+            )
+        ]
+
+    def settle(
+        self,
+        task: Task,
+        examples: Sequence[Example],
+        responses: Sequence[Response],
+        judgements: Sequence[Judgement],
+        bar: str,
+    ) -> list[Judgement]:
+        """As the judge model: settle the answers the task's rules left undecided.
+
+        Only those are sent (a judge is slower, costlier and less reproducible than a
+        rule); its replies are cached like any answer, and its rationale is kept in
+        the per-example table.
+        """
+        assert task.judge is not None
+        step, settled = task.judge, list(judgements)
+        pending = [i for i, j in enumerate(judgements) if j.undecided and not responses[i].error]
+        if not pending:
+            return settled
+        requests = [
+            GenerateRequest(
+                messages=(
+                    Message("user", step.prompt(responses[i].text or "", examples[i], settled[i])),
+                ),
+                max_tokens=step.max_tokens,
+            )
+            for i in pending
+        ]
+        judge_bar = f"{bar} · judge"
+        self.progress.start(judge_bar, len(requests))
+        for i, reply in zip(pending, self.answer(requests, judge_bar), strict=True):
+            notes = {**settled[i].notes, "judge_model": self.model.id}
+            if reply.error:
+                settled[i] = replace(settled[i], notes={**notes, "judge_error": reply.error})
+                continue
+            verdict = step.apply(responses[i].text or "", examples[i], settled[i], reply.text or "")
+            settled[i] = replace(verdict, notes={**verdict.notes, **notes})
+        return settled
 
 
 def _bar(model: str, task: str, split: str, template: str) -> str:
@@ -303,9 +378,11 @@ def run(
                 progress.start(_bar(model.name, task.task.name, "dev", name), len(task.dev))
             progress.start(_bar(model.name, task.task.name, "test", ""), len(task.examples))
     cache = ResponseCache(config.cache)
+    judge_model = config.judge.model()
     try:
+        judge = _ModelRunner(judge_model, cache, progress, result) if judge_model else None
         for model in models:
-            runner = _ModelRunner(model, cache, progress, result)
+            runner = _ModelRunner(model, cache, progress, result, judge)
             for task in prepared:
                 dev_scores: dict[str, float] = {}
                 for name, template in task.templates.items() if task.dev else ():

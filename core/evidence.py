@@ -27,7 +27,7 @@ This module knows the results table and roster entries; statistics live in
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -64,7 +64,11 @@ SMOKE_LABEL = (
 
 @dataclass(frozen=True)
 class ModelTaskSummary:
-    """One model's score on one task's test items (None when it answered none)."""
+    """One model's score on one task's test items (None when it answered none).
+
+    ``category`` is set for a per-category breakdown (empty: all the task's items);
+    ``metrics`` are the means of the task's secondary per-item scores (ddx top-1).
+    """
 
     model: str
     role: str
@@ -75,6 +79,8 @@ class ModelTaskSummary:
     ci_high: float | None
     invalid_rate: float | None
     errors: int  # failed calls, left out of n
+    category: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -331,34 +337,65 @@ def summarize(
         task_rows = test[test["task"] == task]
         for model in task_rows["model"].unique():
             rows = task_rows[task_rows["model"] == model]
-            failed = rows["error"].notna()
-            answered = rows[~failed]
-            role, errors = str(rows["role"].iloc[0]), int(failed.sum())
-            if answered.empty:
-                summaries.append(
-                    ModelTaskSummary(model, role, task, 0, None, None, None, None, errors)
-                )
-                continue
-            interval = score_interval(
-                answered["correct"].to_numpy(dtype=float),
-                confidence=confidence,
-                n_boot=n_boot,
-                seed=seed,
-            )
-            summaries.append(
-                ModelTaskSummary(
-                    model=model,
-                    role=role,
-                    task=task,
-                    n=len(answered),
-                    score=interval.estimate,
-                    ci_low=interval.low,
-                    ci_high=interval.high,
-                    invalid_rate=float(answered["invalid"].mean()),
-                    errors=errors,
-                )
-            )
+            summaries.append(_summary(rows, "", confidence=confidence, n_boot=n_boot, seed=seed))
     return summaries
+
+
+def summarize_by_category(
+    frame: pd.DataFrame,
+    tasks: Iterable[str],
+    *,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> list[ModelTaskSummary]:
+    """Like :func:`summarize`, per category of the named tasks (e.g. ddx's diagnostic,
+    treatment and rare-disease cases): a pooled score can hide where a model fails."""
+    test = frame[(frame["split"] == TEST) & frame["task"].isin(list(tasks))]
+    summaries = []
+    for task in test["task"].unique():
+        task_rows = test[test["task"] == task]
+        for category in sorted(c for c in task_rows["category"].unique() if c):
+            in_category = task_rows[task_rows["category"] == category]
+            for model in in_category["model"].unique():
+                rows = in_category[in_category["model"] == model]
+                summaries.append(
+                    _summary(rows, category, confidence=confidence, n_boot=n_boot, seed=seed)
+                )
+    return summaries
+
+
+def _summary(
+    rows: pd.DataFrame, category: str, *, confidence: float, n_boot: int, seed: int
+) -> ModelTaskSummary:
+    """One model's rows of one task (or category): score, interval, secondary metrics."""
+    model, task, role = (str(rows[c].iloc[0]) for c in ("model", "task", "role"))
+    failed = rows["error"].notna()
+    answered = rows[~failed]
+    errors = int(failed.sum())
+    if answered.empty:
+        return ModelTaskSummary(model, role, task, 0, None, None, None, None, errors, category)
+    interval = score_interval(
+        answered["correct"].to_numpy(dtype=float), confidence=confidence, n_boot=n_boot, seed=seed
+    )
+    import pandas as pd
+
+    # an item without a metric (next step of a diagnostic case) does not count for it
+    secondary = pd.DataFrame(list(answered["metrics"])) if "metrics" in answered else None
+    metrics = {} if secondary is None else {k: float(v) for k, v in secondary.mean().items()}
+    return ModelTaskSummary(
+        model=model,
+        role=role,
+        task=task,
+        n=len(answered),
+        score=interval.estimate,
+        ci_low=interval.low,
+        ci_high=interval.high,
+        invalid_rate=float(answered["invalid"].mean()),
+        errors=errors,
+        category=category,
+        metrics=metrics,
+    )
 
 
 # --- choosing the sides ------------------------------------------------------------

@@ -7,7 +7,7 @@ Rows are plain dataclasses; :func:`to_frame` gives the pandas view.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -35,6 +35,10 @@ class ExampleResult:
     error: str | None
     split: str = "test"
     template: str = ""
+    # secondary per-item scores (e.g. ddx top1/top5) and text kept for review: the
+    # item's kept fields (an explanation) and the judge's rationale, when there is one
+    metrics: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+    extra: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     # what the provider says answered (API models): a changed value under the same
     # model name shows the model drifted between runs
     provider_model: str | None = None

@@ -11,6 +11,7 @@ from genspec import engine
 from genspec.config.schema import RunConfig
 from genspec.console import (
     BarProgress,
+    category_table,
     console,
     cost_table,
     evidence_view,
@@ -27,7 +28,7 @@ def run_domain(
     config: RunConfig, plain_config: Mapping[str, Any], prepared: engine.Prepared | None = None
 ) -> str:
     """Run, report and log one domain; returns the MLflow parent run id."""
-    from genspec.evidence import compare, summarize
+    from genspec.evidence import compare, summarize, summarize_by_category
     from genspec.plots import accuracy_plot, forest_plot
     from genspec.tracking.mlflow_log import log_domain_run, tracking_uri
 
@@ -45,6 +46,8 @@ def run_domain(
 
     frame = to_frame(result.rows)
     summaries = summarize(frame)
+    by_category = [p.task.name for p in result.tasks if p.task.report_by_category]
+    categories = summarize_by_category(frame, by_category)
     evidence = compare(
         frame,
         result.models,
@@ -54,6 +57,9 @@ def run_domain(
         reported=roster.reported,
     )
     console.print(results_table(summaries, f"Results · {config.domain}"))
+    for task in by_category:
+        rows = [s for s in [*summaries, *categories] if s.task == task]
+        console.print(category_table(rows, f"{task} by category · {config.domain}"))
     costs = cost_table(model_costs(frame), f"Cost · {config.domain}")
     if costs is not None:
         console.print(costs)
@@ -64,7 +70,9 @@ def run_domain(
             forest_plot([evidence], Path(tmp) / "forest.png"),
             accuracy_plot(summaries, Path(tmp) / "accuracy.png"),
         ]
-        run_id = log_domain_run(result, summaries, plain_config, evidence, plots)
+        run_id = log_domain_run(
+            result, summaries, plain_config, evidence, plots, categories=categories
+        )
     console.print(
         f"Logged to MLflow ({tracking_uri(config.tracking)}), run [bold]{run_id}[/]. "
         "Browse it with: [bold]genspec ui[/]"

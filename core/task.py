@@ -22,11 +22,12 @@ class TaskKind(str, enum.Enum):
     MULTIPLE_CHOICE = "multiple_choice"  # options shown as A, B, C...; the answer is a letter
     CLASSIFICATION = "classification"  # a fixed label set; the answer is a label word
     NUMERIC = "numeric"  # a number, generated and compared with a tolerance
+    FREE_TEXT = "free_text"  # generated text scored by the task's scorer (e.g. a ranked list)
 
     @property
     def has_choices(self) -> bool:
         """Choice tasks can be scored by log-likelihood; free-form ones need generation."""
-        return self is not TaskKind.NUMERIC
+        return self in (TaskKind.MULTIPLE_CHOICE, TaskKind.CLASSIFICATION)
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,8 @@ class Example:
     """One benchmark item in the shape every task maps its rows into.
 
     ``choices`` are the option texts (multiple choice) or the task's label set
-    (classification); ``gold`` indexes into them. Free-form tasks (numeric) have no
-    choices: their gold answer is the text ``target``.
+    (classification); ``gold`` indexes into them. Free-form tasks (numeric, free
+    text) have no choices: their gold answer is the text ``target``.
     """
 
     id: str
@@ -46,6 +47,11 @@ class Example:
     target: str = ""
     category: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # free-text tasks: named sets of accepted answers, canonical first (a diagnosis and
+    # its synonyms; a next step and its phrasings)
+    references: Mapping[str, tuple[str, ...]] = field(
+        default_factory=dict, hash=False, compare=False
+    )
 
     @property
     def gold_text(self) -> str:
@@ -54,11 +60,20 @@ class Example:
 
 @dataclass(frozen=True)
 class Judgement:
-    """How one generated answer was read and scored."""
+    """How one generated answer was read and scored.
+
+    ``metrics`` are secondary per-item scores beside ``correct`` (e.g. top-1 next to a
+    differential's top-5 match), summarised per model and task. ``notes`` are kept in
+    the per-example table for review (e.g. a judge model's rationale). ``undecided``
+    marks an answer a rule could not settle, which a task's judge step may settle.
+    """
 
     prediction: str
     correct: float
     invalid: bool
+    metrics: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
+    notes: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    undecided: bool = False
 
 
 RowMapper = Callable[[Mapping[str, Any], int], Example]
@@ -72,6 +87,21 @@ AnswerParser = Callable[[str, Example], "int | None"]
 
 Scorer = Callable[[str, Example], Judgement]
 """Scores generated text for a free-form task (e.g. a number within a tolerance)."""
+
+
+@dataclass(frozen=True)
+class JudgeStep:
+    """How a judge model settles the answers a task's scorer left ``undecided``.
+
+    Rules decide most answers cheaply and reproducibly; the rest (a near-synonym, a
+    broader or narrower term) need a reader. ``prompt`` asks the judge about one
+    answer; ``apply`` turns its reply into the final judgement, keeping its rationale.
+    Used only when a run names a judge model (``judge.id``).
+    """
+
+    prompt: Callable[[str, Example, Judgement], str]
+    apply: Callable[[str, Example, Judgement, str], Judgement]
+    max_tokens: int = 256
 
 
 @dataclass(frozen=True)
@@ -116,6 +146,12 @@ class Task:
     local_name: str = ""
     metric: str = "accuracy"
     scorer: Scorer | None = None
+    judge: JudgeStep | None = None
+    report_by_category: bool = False  # scores per category too (ddx: diagnostic, treatment...)
+    # Licensed data with no hub copy and no bundled sample (JAMA): read only with
+    # data=local, run by default only then; ``local_schema`` names the fields it needs.
+    local_only: bool = False
+    local_schema: str = ""
 
     @property
     def local_stem(self) -> str:

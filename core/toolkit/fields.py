@@ -28,6 +28,11 @@ def const(value: str) -> Getter:
     return lambda _row: value
 
 
+def optional(field: str, default: str = "") -> Getter:
+    """A field that rows may leave out or null (e.g. a local file's id or category)."""
+    return lambda row: default if row.get(field) is None else row[field]
+
+
 def joined(field: str, key: str | None = None, sep: str = "\n") -> Getter:
     """Join a list field (or ``row[field][key]`` for nested dicts such as PubMedQA's)."""
 
@@ -91,7 +96,9 @@ def _text(row: Mapping[str, Any], ref: FieldRef | None) -> str:
 
 
 def _example_id(row: Mapping[str, Any], ref: FieldRef | None, row_number: int) -> str:
-    return str(_read(row, ref)) if ref is not None else str(row_number)
+    """The row's id, or its row number when there is no id field (or it is empty)."""
+    value = _read(row, ref) if ref is not None else None
+    return str(row_number) if value is None or value == "" else str(value)
 
 
 def _index(value: Any, size: int, fmt: str, ref: FieldRef, labels: Sequence[str] = ()) -> int:
@@ -215,6 +222,54 @@ def label_fields(
             context=_text(row, context) if context is not None else "",
             category=_text(row, category) if category is not None else None,
             extra=_kept(row, keep),
+        )
+
+    return to_example
+
+
+def _accepted(row: Mapping[str, Any], names: Sequence[str]) -> tuple[str, ...]:
+    """The non-empty texts of ``names`` in order: each field is a text or a list of texts."""
+    texts: list[str] = []
+    for name in names:
+        value = row.get(name)
+        values = value if isinstance(value, list | tuple) else [value]
+        texts += [str(v).strip() for v in values if v is not None and str(v).strip()]
+    return tuple(texts)
+
+
+def free_text_fields(
+    *,
+    question: FieldRef,
+    target: FieldRef,
+    references: Mapping[str, Sequence[str]],
+    id: FieldRef | None = None,
+    context: FieldRef | None = None,
+    category: FieldRef | None = None,
+    keep: Sequence[str] = (),
+) -> RowMapper:
+    """Mapper for free-text rows scored against accepted answers.
+
+    ``target`` is the gold answer as a model should write it (shown in few-shot
+    examples and the results table). ``references`` names sets of accepted answers,
+    each read from fields holding a text or a list of texts, canonical first, e.g.
+    ``{"diagnosis": ["diagnosis", "synonyms"]}``. The first set must not be empty.
+    """
+    first = next(iter(references))
+
+    def to_example(row: Mapping[str, Any], row_number: int) -> Example:
+        accepted = {name: _accepted(row, fields) for name, fields in references.items()}
+        if not accepted[first]:
+            raise RowError(f"field '{references[first][0]}' is empty")
+        return Example(
+            id=_example_id(row, id, row_number),
+            question=_text(row, question),
+            choices=(),
+            gold=-1,
+            target=_text(row, target),
+            context=_text(row, context) if context is not None else "",
+            category=_text(row, category) if category is not None else None,
+            extra=_kept(row, keep),
+            references={name: texts for name, texts in accepted.items() if texts},
         )
 
     return to_example

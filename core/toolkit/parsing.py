@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from genspec.task import Example
 from genspec.toolkit.fields import LETTERS
@@ -28,16 +28,22 @@ def _normalise(text: str) -> str:
     return re.sub(r"[^a-z0-9%.\- ]+", " ", text).strip()
 
 
-def _json_answer(text: str) -> str | None:
+def json_objects(text: str) -> Iterator[dict]:
+    """The flat JSON objects written in ``text``, last first (the final answer wins)."""
     for match in reversed(_JSON_OBJECT.findall(text)):
         try:
             data = json.loads(match)
         except ValueError:
             continue
         if isinstance(data, dict):
-            for key in ("answer", "Answer", "final_answer", "label", "choice"):
-                if key in data:
-                    return str(data[key])
+            yield data
+
+
+def _json_answer(text: str) -> str | None:
+    for data in json_objects(text):
+        for key in ("answer", "Answer", "final_answer", "label", "choice"):
+            if key in data:
+                return str(data[key])
     return None
 
 

@@ -30,6 +30,8 @@ class PromptTemplate:
     instruction: str
     shots: int | None = 0
     chain_of_thought: bool = False
+    answer_form: str = ""  # free-text tasks: what the answer must look like (a ranked list)
+    answer_tokens: int | None = None  # direct-answer budget when one word is not enough
 
     def fingerprint(self) -> str:
         """Short hash of the template's text, logged so prompt changes are visible."""
@@ -37,12 +39,15 @@ class PromptTemplate:
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
-def standard_templates(kind: TaskKind, instruction: str) -> dict[str, PromptTemplate]:
+def standard_templates(
+    kind: TaskKind, instruction: str, answer_form: str = "", answer_tokens: int | None = None
+) -> dict[str, PromptTemplate]:
     """Zero-shot, few-shot and chain-of-thought variants sharing one instruction."""
+    shared = {"answer_form": answer_form, "answer_tokens": answer_tokens}
     return {
-        "zero_shot": PromptTemplate("zero_shot", instruction, shots=0),
-        "few_shot": PromptTemplate("few_shot", instruction, shots=None),
-        "cot": PromptTemplate("cot", instruction, shots=0, chain_of_thought=True),
+        "zero_shot": PromptTemplate("zero_shot", instruction, shots=0, **shared),
+        "few_shot": PromptTemplate("few_shot", instruction, shots=None, **shared),
+        "cot": PromptTemplate("cot", instruction, shots=0, chain_of_thought=True, **shared),
     }
 
 
@@ -91,8 +96,16 @@ def render_body(
     return "\n\n".join(blocks)
 
 
-def answer_instruction(kind: TaskKind, example: Example, chain_of_thought: bool) -> str:
+def answer_instruction(kind: TaskKind, example: Example, template: PromptTemplate) -> str:
     """What a generating model is told about the answer's form."""
+    if kind is TaskKind.FREE_TEXT:
+        # Several lines (a ranked list): the reasoning ends where the "Answer:" line starts.
+        if template.chain_of_thought:
+            return (
+                f"Think step by step, then write '{ANSWER_PREFIX}' on a new line followed "
+                f"by {template.answer_form}."
+            )
+        return f"Reply with {template.answer_form} only."
     if kind is TaskKind.MULTIPLE_CHOICE:
         options = _or_list([LETTERS[i] for i in range(len(example.choices))])
         form = f"the letter of the correct option ({options})"
@@ -100,7 +113,7 @@ def answer_instruction(kind: TaskKind, example: Example, chain_of_thought: bool)
         form = f"one of the options ({_or_list(list(example.choices))})"
     else:
         form = "a single number"
-    if chain_of_thought:
+    if template.chain_of_thought:
         return (
             "Think step by step, then give your final answer on the last line as "
             f"'{ANSWER_PREFIX} <answer>', where <answer> is {form}."
@@ -129,8 +142,11 @@ def build_request(
             " " + answer_text(kind, example, i) for i in range(len(example.choices))
         )
         return LoglikRequest(messages=(Message("user", body),), continuations=continuations)
-    instruction = answer_instruction(kind, example, template.chain_of_thought)
-    max_tokens = COT_MAX_TOKENS if template.chain_of_thought else max_new_tokens
+    instruction = answer_instruction(kind, example, template)
+    if template.chain_of_thought:
+        max_tokens = COT_MAX_TOKENS
+    else:
+        max_tokens = max(max_new_tokens, template.answer_tokens or 0)
     return GenerateRequest(
         messages=(Message("user", f"{body}\n\n{instruction}"),), max_tokens=max_tokens
     )

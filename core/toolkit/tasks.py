@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from genspec.task import HubSource, RowMapper, SampleSource, Task, TaskKind
+from genspec.task import HubSource, JudgeStep, RowMapper, SampleSource, Scorer, Task, TaskKind
 from genspec.toolkit.numeric import numeric_scorer
 from genspec.toolkit.parsing import label_parser, parse_choice
 from genspec.toolkit.prompts import standard_templates
@@ -30,8 +30,15 @@ def multiple_choice_task(
     hub: HubSource | None = None,
     instruction: str = MC_INSTRUCTION,
     local_name: str = "",
+    local_only: bool = False,
+    local_schema: str = "",
+    report_by_category: bool = False,
 ) -> Task:
-    """A lettered-options task; sample files live in ``<package>/data/<name>/``."""
+    """A lettered-options task; sample files live in ``<package>/data/<name>/``.
+
+    ``local_only`` declares licensed data that only a local file provides (see
+    :class:`genspec.task.Task`); ``local_schema`` is named when that file is missing.
+    """
     return Task(
         name=name,
         domain=domain,
@@ -44,6 +51,9 @@ def multiple_choice_task(
         subject=subject,
         hub=hub,
         local_name=local_name,
+        local_only=local_only,
+        local_schema=local_schema,
+        report_by_category=report_by_category,
     )
 
 
@@ -104,4 +114,47 @@ def numeric_task(
         local_name=local_name,
         metric="accuracy (numeric match)",
         scorer=numeric_scorer(rel_tol=rel_tol),
+    )
+
+
+def free_text_task(
+    *,
+    name: str,
+    domain: str,
+    package: str,
+    fields: RowMapper,
+    description: str,
+    subject: str,
+    instruction: str,
+    answer_form: str,
+    scorer: Scorer,
+    metric: str,
+    answer_tokens: int = 64,
+    judge: JudgeStep | None = None,
+    hub: HubSource | None = None,
+    local_name: str = "",
+    report_by_category: bool = False,
+) -> Task:
+    """A generated-text task (e.g. a ranked differential diagnosis) with its own scorer.
+
+    ``answer_form`` tells the model what to write ("a numbered list of ..."), in every
+    template; ``answer_tokens`` is the direct answer's budget (a list needs more than
+    one word, but a cap keeps small local models from rambling for minutes).
+    """
+    return Task(
+        name=name,
+        domain=domain,
+        kind=TaskKind.FREE_TEXT,
+        description=description,
+        to_example=fields,
+        sample=SampleSource(package=package, directory=f"data/{name}"),
+        prompts=standard_templates(TaskKind.FREE_TEXT, instruction, answer_form, answer_tokens),
+        parse_answer=lambda _text, _example: None,
+        subject=subject,
+        hub=hub,
+        local_name=local_name,
+        metric=metric,
+        scorer=scorer,
+        judge=judge,
+        report_by_category=report_by_category,
     )

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,16 +78,42 @@ def _prompt_choice(run: DomainRun, model: str) -> tuple[dict[str, str], dict[str
     return params, metrics
 
 
+def _metric_key(text: str) -> str:
+    """MLflow metric names allow letters, digits, ``_-./`` and spaces ("Gynaecology & ...")."""
+    return re.sub(r"[^\w\-./ ]", "_", text)
+
+
 def _task_metrics(summaries: Iterable[Any], model: str) -> dict[str, float]:
+    """``<task>.accuracy`` ... per task, ``<task>.<category>.accuracy`` ... per category,
+    and the task's secondary metrics (``ddx.top1``) beside them."""
     metrics: dict[str, float] = {}
     for s in summaries:
         if s.model != model:
             continue
+        prefix = _metric_key(f"{s.task}.{s.category}" if s.category else s.task)
         for name in ("score", "ci_low", "ci_high", "invalid_rate", "n", "errors"):
             value = getattr(s, name)
             if value is not None:
-                metrics[f"{s.task}.{'accuracy' if name == 'score' else name}"] = float(value)
+                metrics[f"{prefix}.{'accuracy' if name == 'score' else name}"] = float(value)
+        metrics.update({f"{prefix}.{_metric_key(k)}": float(v) for k, v in s.metrics.items()})
     return metrics
+
+
+def _summary_row(s: Any) -> dict[str, Any]:
+    """One summary as results.json writes it (``category`` only in ``by_category``)."""
+    row = {
+        "model": s.model,
+        "role": s.role,
+        "task": s.task,
+        **({"category": s.category} if s.category else {}),
+        "n": s.n,
+        "accuracy": s.score,
+        "ci_low": s.ci_low,
+        "ci_high": s.ci_high,
+        "invalid_rate": s.invalid_rate,
+        "errors": s.errors,
+    }
+    return {**row, "metrics": dict(s.metrics)} if s.metrics else row
 
 
 def _usage_metrics(frame: Any) -> dict[str, float]:
@@ -135,7 +162,9 @@ def _provider_params(frame: Any) -> dict[str, str]:
     return params
 
 
-def results_document(run: DomainRun, summaries: Iterable[Any]) -> dict[str, Any]:
+def results_document(
+    run: DomainRun, summaries: Iterable[Any], categories: Iterable[Any] = ()
+) -> dict[str, Any]:
     """``results.json``: the documented, stable summary of a run (see README)."""
     config = run.config
     frame = to_frame(run.rows)
@@ -172,20 +201,8 @@ def results_document(run: DomainRun, summaries: Iterable[Any]) -> dict[str, Any]
             }
             for p in run.tasks
         ],
-        "results": [
-            {
-                "model": s.model,
-                "role": s.role,
-                "task": s.task,
-                "n": s.n,
-                "accuracy": s.score,
-                "ci_low": s.ci_low,
-                "ci_high": s.ci_high,
-                "invalid_rate": s.invalid_rate,
-                "errors": s.errors,
-            }
-            for s in summaries
-        ],
+        "results": [_summary_row(s) for s in summaries],
+        "by_category": [_summary_row(s) for s in categories],
     }
 
 
@@ -195,8 +212,13 @@ def log_domain_run(
     plain_config: Mapping[str, Any],
     evidence: Any | None = None,
     plots: Iterable[Path] = (),
+    categories: Sequence[Any] = (),
 ) -> str:
-    """Log everything about one domain run; returns the parent run's id."""
+    """Log everything about one domain run; returns the parent run's id.
+
+    ``categories`` are per-category summaries (tasks that report by category), logged
+    as metrics of each model's run and in ``results.json``.
+    """
     import mlflow
 
     # its INFO lines ("Creating initial MLflow database tables") would interleave the tables
@@ -241,7 +263,7 @@ def log_domain_run(
             params[f"task.{name}.n"] = len(prepared.examples)
         mlflow.log_params(params)
         mlflow.log_dict(redact(dict(plain_config)), "config.yaml")
-        mlflow.log_dict(results_document(run, summaries), "results.json")
+        mlflow.log_dict(results_document(run, summaries, categories), "results.json")
         if evidence is not None:
             mlflow.log_dict(evidence.to_dict(), "verdict.json")
             mlflow.log_text(evidence.to_markdown(), "verdict.md")
@@ -257,7 +279,11 @@ def log_domain_run(
                     {**_model_params(model), **_provider_params(rows), **choice_params}
                 )
                 mlflow.log_metrics(
-                    {**_task_metrics(summaries, model.name), **_usage_metrics(rows), **dev_metrics}
+                    {
+                        **_task_metrics([*summaries, *categories], model.name),
+                        **_usage_metrics(rows),
+                        **dev_metrics,
+                    }
                 )
                 for task, task_rows in rows.groupby("task"):
                     mlflow.log_table(

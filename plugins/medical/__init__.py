@@ -13,13 +13,20 @@ from genspec.toolkit import (
     Task,
     choice_fields,
     classification_task,
+    free_text_task,
     joined,
     label_fields,
     multiple_choice_task,
+    optional,
 )
+from genspec_medical import ddx
 
 DOMAIN = "medical"
 PACKAGE = __name__
+JAMA_SCHEMA = (
+    "case, question, options (list of 4 texts), answer (letter A-D), explanation; "
+    "optional id, category, link"
+)
 MMLU_MEDICAL = (
     "anatomy",
     "clinical_knowledge",
@@ -101,5 +108,43 @@ def genspec_tasks() -> list[Task]:
             fields=choice_fields(
                 question="question", options="choices", answer="answer", category="subject"
             ),
+        ),
+        multiple_choice_task(
+            name="jama",
+            domain=DOMAIN,
+            package=PACKAGE,
+            description=(
+                "JAMA Clinical Challenge (licensed, local file only): case, question, 4 options."
+            ),
+            subject="clinical medicine",
+            # No hub copy and no bundled sample: data=local reads DIR/jama.jsonl.
+            local_only=True,
+            local_schema=JAMA_SCHEMA,
+            fields=choice_fields(
+                id=optional("id"),
+                context="case",
+                question="question",
+                options="options",
+                answer="answer",
+                answer_format="letter",
+                category=optional("category", "unspecified"),
+                keep=("explanation", "link"),
+            ),
+        ),
+        free_text_task(
+            name="ddx",
+            domain=DOMAIN,
+            package=PACKAGE,
+            description=(
+                "Differential diagnosis: top-5 diagnoses (and next step) for clinical cases."
+            ),
+            subject="internal and emergency medicine",
+            instruction=ddx.INSTRUCTION,
+            answer_form=ddx.ANSWER_FORM,
+            fields=ddx.FIELDS,
+            scorer=ddx.score,
+            metric=ddx.METRIC,
+            judge=ddx.JUDGE,
+            report_by_category=True,
         ),
     ]
