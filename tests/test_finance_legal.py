@@ -39,9 +39,13 @@ def _mmlu(subject: str, answer: int) -> Row:
     }
 
 
-def _legalbench(answer: str, index: int, text: str, **more: str) -> Row:
-    """LegalBench's parquet export: every column a string (the script typed them so)."""
-    return {"answer": answer, "index": str(index), **more, "text": text}
+def _legalbench(*rows: tuple[str, str, dict[str, str]]) -> list[Row]:
+    """LegalBench's parquet export: every column a string (the script typed them so),
+    in alphabetical order; ``rows`` are (answer, text, other columns)."""
+    return [
+        dict(sorted({"answer": answer, "index": str(i), "text": text, **more}.items()))
+        for i, (answer, text, more) in enumerate(rows)
+    ]
 
 
 def _finqa(key: str, answer: str) -> Row:
@@ -101,39 +105,41 @@ HUB_ROWS: dict[str, dict[str, list[Row]]] = {
         "dev": [_mmlu("professional_accounting", 1), _mmlu("high_school_macroeconomics", 3)],
     },
     "hearsay": {
-        "test": [
-            _legalbench("Yes", 0, "A witness repeats what a bystander said.", slice="Standard"),
-            _legalbench("No", 1, "A letter offered to show notice.", slice="Not for truth"),
-        ],
-        "train": [_legalbench("No", 0, "A nod seen in court.", slice="In-court")],
+        "test": _legalbench(
+            ("Yes", "A witness repeats what a bystander said.", {"slice": "Standard"}),
+            ("No", "A letter offered to show notice.", {"slice": "Not for truth"}),
+        ),
+        "train": _legalbench(("No", "A nod seen in court.", {"slice": "In-court"})),
     },
     "abercrombie": {
-        "test": [
-            _legalbench("fanciful", 0, 'The mark "Zorvex" for soap.'),
-            _legalbench("generic", 1, 'The mark "Bread" for bread.'),
-        ],
-        "train": [_legalbench("arbitrary", 0, 'The mark "Comet" for shoes.')],
+        "test": _legalbench(
+            ("fanciful", 'The mark "Zorvex" for soap.', {}),
+            ("generic", 'The mark "Bread" for bread.', {}),
+        ),
+        "train": _legalbench(("arbitrary", 'The mark "Comet" for shoes.', {})),
     },
     "proa": {
-        "test": [
-            _legalbench("Yes", 0, "An injured buyer may sue the seller for damages."),
-            _legalbench("No", 1, "The agency shall publish an annual report."),
-        ],
-        "train": [_legalbench("No", 0, "Violators shall be fined $50.")],
+        "test": _legalbench(
+            ("Yes", "An injured buyer may sue the seller for damages.", {}),
+            ("No", "The agency shall publish an annual report.", {}),
+        ),
+        "train": _legalbench(("No", "Violators shall be fined $50.", {})),
     },
     "personal_jurisdiction": {
-        "test": [
-            _legalbench("Yes", 0, "Ann lives in Ohio and is sued in Ohio.", slice="Domicile."),
-            _legalbench("No", 1, "Bo never visited Utah and is sued there.", slice="No contacts."),
-        ],
-        "train": [_legalbench("Yes", 0, "Cy sells in Iowa, injures there.", slice="Nexus.")],
+        "test": _legalbench(
+            ("Yes", "Ann lives in Ohio and is sued in Ohio.", {"slice": "Domicile."}),
+            ("No", "Bo never visited Utah and is sued there.", {"slice": "No contacts."}),
+        ),
+        "train": _legalbench(("Yes", "Cy sells in Iowa, injures there.", {"slice": "Nexus."})),
     },
     "contract_qa": {
-        "test": [
-            _legalbench("Yes", 0, "Either party may end this deal.", question="Termination?"),
-            _legalbench("No", 1, "Prices are in dollars.", question="Arbitration?"),
-        ],
-        "train": [_legalbench("No", 0, "Headings are for convenience.", question="Severability?")],
+        "test": _legalbench(
+            ("Yes", "Either party may end this deal.", {"question": "Termination?"}),
+            ("No", "Prices are in dollars.", {"question": "Arbitration?"}),
+        ),
+        "train": _legalbench(
+            ("No", "Headings are for convenience.", {"question": "Severability?"})
+        ),
     },
     "casehold": {
         "test": [_casehold(3, "standing"), _casehold(0, "mootness")],
