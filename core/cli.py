@@ -97,6 +97,35 @@ def run(multirun: bool, config_dir: str | None, overrides: tuple[str, ...]) -> N
         raise GenspecError(f"{failed} of {len(jobs)} multirun job(s) failed (see messages above).")
 
 
+ADAPT_HELP = """Train a LoRA domain adapter for a local model (peft) and cache it.
+
+Continued pre-training on the domain's text (the plugin's corpus, adapt.files,
+adapt.hub) and supervised tuning on the tasks' dev/train items, never on test
+items. Loss is logged to MLflow as it trains; the adapter is saved in MLflow and
+in ~/.cache/genspec/adapters/<key>. OVERRIDES are those of `genspec run`, plus the
+recipe as adapt.KEY=VALUE:
+
+\b
+  genspec adapt domain=medical model=smollm2
+  genspec adapt domain=legal model=smollm2 adapt.steps=40 adapt.lr=5e-4
+  genspec adapt domain=finance model=smollm2 adapt.files=[/data/filings] adapt.tasks=[]
+
+Recipe keys: steps, batch_size, seq_len, lr, seed, rank, alpha, target_modules,
+corpus (true|false), files, hub.path|name|split|field|limit, tasks, template.
+"""
+
+
+@cli.command(help=ADAPT_HELP, context_settings={"ignore_unknown_options": True})
+@click.option("--config-dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--force", is_flag=True, help="Train again even if the adapter is cached.")
+@click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
+@_friendly
+def adapt(config_dir: str | None, force: bool, overrides: tuple[str, ...]) -> None:
+    from genspec.adapt.command import adapt as train_adapter
+
+    train_adapter(list(overrides), config_dir, force)
+
+
 @cli.group(name="list")
 def list_() -> None:
     """List installed plugins, tasks, model presets or rosters."""

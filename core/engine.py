@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+from genspec.adapt.plan import bind
 from genspec.backends.base import Backend
 from genspec.backends.registry import backend_class
 from genspec.cache import ResponseCache
@@ -111,7 +112,8 @@ def prepare(config: RunConfig) -> Prepared:
         tasks = [by_name[name] for name in config.tasks]
     else:  # by default, the tasks this data source has (no hub copy of ddx; JAMA only local)
         tasks = [t for t in tasks if provides(config.data.source, t)]
-    models = config.roster.for_domain(config.domain)
+    # adapted specialists and encoders learn the run's domain: their key joins the cache key
+    models = bind(config.roster.for_domain(config.domain), config.domain, config.data)
     if not models:
         raise ConfigError(
             f"Roster '{config.roster.name}' has no models for domain '{config.domain}'."

@@ -124,6 +124,9 @@ class Comparison:
     mde: float | None  # minimum detectable difference at 80% power for this n
     n_needed: int | None  # paired items needed to detect the observed difference
     verdict: Verdict
+    # items the two models answered differently (right or wrong): how far an adapter
+    # moved its base, even where accuracy does not change (None in older documents)
+    disagree: int | None = None
 
 
 @dataclass(frozen=True)
@@ -472,6 +475,7 @@ class _Pairing:
     a: np.ndarray
     b: np.ndarray
     unpaired: int
+    disagree: int
 
 
 def _pair(
@@ -483,7 +487,8 @@ def _pair(
     for model, side in zip((a, b), sides, strict=True):
         if side["example_id"].duplicated().any():
             raise ValueError(f"'{model.name}' has repeated example ids on task '{task}'")
-    answered = [side.loc[side["error"].isna(), ["example_id", "correct"]] for side in sides]
+    kept = ["example_id", "correct", "prediction"]
+    answered = [side.loc[side["error"].isna(), kept] for side in sides]
     merged = answered[0].merge(answered[1], on="example_id", suffixes=("_a", "_b"))
     return _Pairing(
         kind=kind,
@@ -496,6 +501,7 @@ def _pair(
         a=merged["correct_a"].to_numpy(dtype=float),
         b=merged["correct_b"].to_numpy(dtype=float),
         unpaired=len(sides[0]) + len(sides[1]) - 2 * len(merged),
+        disagree=int((merged["prediction_a"] != merged["prediction_b"]).sum()),
     )
 
 
@@ -513,6 +519,7 @@ def _pool(pairings: Sequence[_Pairing]) -> _Pairing:
         a=np.concatenate([p.a for p in pairings]),
         b=np.concatenate([p.b for p in pairings]),
         unpaired=sum(p.unpaired for p in pairings),
+        disagree=sum(p.disagree for p in pairings),
     )
 
 
@@ -543,6 +550,7 @@ def _comparison(
         mde=power.mde,
         n_needed=power.n_needed,
         verdict=decide(result.difference, result.ci_low, result.ci_high, p_adjusted, alpha),
+        disagree=pairing.disagree,
     )
 
 
@@ -765,7 +773,7 @@ def _plain(row: Any) -> dict[str, Any]:
 
 def _build(cls: type, data: Mapping[str, Any]) -> Any:
     """The inverse of :func:`_plain`: strings back to verdicts where the field is one."""
-    values = {f.name: data[f.name] for f in fields(cls)}
+    values = {f.name: data[f.name] for f in fields(cls) if f.name in data}  # new: defaults
     if "verdict" in values:
         values["verdict"] = Verdict(values["verdict"])
     return cls(**values)
@@ -782,6 +790,10 @@ def _level(alpha: float) -> str:
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
+
+
+def _share(count: int | None, n: int) -> str:
+    return "—" if count is None or not n else f"{100 * count / n:.0f}"
 
 
 def _pp(value: float | None) -> str:
@@ -868,10 +880,11 @@ def comparison_table(
     legend = (
         f"Difference = {a} − {b} in percentage points, on paired items; p adjusted across "
         f"tasks ({_CORRECTION_NAMES[evidence.correction]}); α = {evidence.alpha}. "
-        "MDE: the smallest difference this n detects with 80% power."
+        "MDE: the smallest difference this n detects with 80% power. "
+        "Differ: items the two models answered differently."
     )
     full = ("task", a, b, "n", f"{a} %", f"{b} %", "diff (pp)", f"{_level(evidence.alpha)} CI",
-            "test", "p", "p adj.", "MDE (pp)", "verdict")  # fmt: skip
+            "test", "p", "p adj.", "MDE (pp)", "differ %", "verdict")  # fmt: skip
     cells = []
     for row in [*rows, *(c for c in evidence.pooled if c.kind == kind)]:
         pooled = row.task == POOLED
@@ -889,6 +902,7 @@ def comparison_table(
                 _p(row.p_value),
                 "—" if pooled else _p(row.p_adjusted),
                 _pct(row.mde),
+                _share(row.disagree, row.n),
                 section.words[row.verdict],
             )
         )

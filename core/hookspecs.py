@@ -20,6 +20,7 @@ The bundled plugins (medical, finance, legal) are discovered exactly this way.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -47,4 +48,16 @@ def genspec_rosters() -> dict[str, dict[str, Any]]:
 
     Models use the same keys as a roster file (name, id, role, backend, base, params).
     A roster file in ``conf/roster`` or a user ``--config-dir`` wins over a plugin roster.
+    """
+
+
+@hookspec
+def genspec_corpus(domain: str) -> list[str | Path]:
+    """Return domain text for training adapters: files or folders of ``.txt``/``.md``.
+
+    Called once per domain that some plugin provides; return ``[]`` for domains this
+    plugin does not cover. ``genspec adapt`` and ``adapter: auto`` roster entries use it
+    for continued pre-training (``genspec.adapt.corpus.bundled_corpus(__file__)``
+    lists a ``corpus/`` folder beside the plugin). Text that quotes a test question is
+    refused when an adapter is trained.
     """

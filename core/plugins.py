@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -38,6 +39,7 @@ class Registry:
     plugins: list[PluginInfo] = field(default_factory=list)
     tasks: dict[str, Task] = field(default_factory=dict)
     rosters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    corpora: dict[str, list[Path]] = field(default_factory=dict)  # domain -> text files/folders
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -70,11 +72,13 @@ def _validate_task(task: Any) -> str | None:
     return None
 
 
-def _call_each(hook: Any, on_error: Callable[[str, Exception], None]) -> Iterable[tuple[str, Any]]:
+def _call_each(
+    hook: Any, on_error: Callable[[str, Exception], None], **kwargs: Any
+) -> Iterable[tuple[str, Any]]:
     """Call every implementation of ``hook`` separately, so one failure stays local."""
     for impl in hook.get_hookimpls():
         try:
-            yield impl.plugin_name, impl.function()
+            yield impl.plugin_name, impl.function(**kwargs)
         except Exception as error:
             on_error(impl.plugin_name, error)
 
@@ -127,6 +131,13 @@ def discover() -> Registry:
             problem(plugin, "genspec_rosters must return a dict of name -> roster")
             continue
         registry.rosters.update(rosters)
+
+    for domain in registry.domains:
+        for plugin, paths in _call_each(manager.hook.genspec_corpus, problem, domain=domain):
+            if not isinstance(paths, list | tuple):
+                problem(plugin, "genspec_corpus must return a list of files or folders")
+                continue
+            registry.corpora.setdefault(domain, []).extend(Path(p) for p in paths)
     return registry
 
 

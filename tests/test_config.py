@@ -15,7 +15,11 @@ def test_defaults_compose_to_the_offline_roster_on_samples() -> None:
     config, plain = compose([])
     assert config.domain == "medical"
     assert config.roster.name == "offline" and config.roster.smoke
-    assert {m.role.value for m in config.roster.models} == {"generalist", "specialist"}
+    roles = {m.role.value: m for m in config.roster.models}
+    assert set(roles) == {"generalist", "specialist", "base"}
+    # the specialist is the base model with a domain adapter made on first use
+    assert roles["specialist"].base == roles["base"].name
+    assert roles["specialist"].params["adapter"] == "auto"
     assert config.data.source == "sample"
     assert "hydra" not in plain or plain["hydra"] is not None
 

@@ -20,7 +20,9 @@ Params (``ModelSpec.params``): ``dtype`` (auto|float32|bfloat16|float16), ``devi
 (auto|cpu|cuda|cuda:N), ``batch_tokens`` (padded tokens per forward pass; on a GPU
 the starting point, halved on out-of-memory),
 ``chat_template`` (false: plain prompts even if the tokenizer has a template),
-``adapter`` (a peft LoRA folder), ``gguf_file`` and ``package`` (see :mod:`.locate`).
+``adapter`` (a peft LoRA folder, or ``auto``: trained for the run's domain from the
+recipe in ``adapt``, see :mod:`genspec.adapt`), ``gguf_file`` and ``package`` (see
+:mod:`.locate`).
 Generation is always greedy: a sampled answer could not be cached and replayed.
 """
 
@@ -52,7 +54,7 @@ from genspec.errors import BackendError, did_you_mean
 from genspec.requests import GenerateRequest, LoglikRequest, Message, Response
 
 KNOWN_PARAMS = frozenset(
-    {"dtype", "device", "batch_tokens", "chat_template", "adapter", "gguf_file", "package"}
+    {"dtype", "device", "batch_tokens", "chat_template", "adapter", "adapt", "gguf_file", "package"}
 )
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 #: padded tokens per forward pass; CPU time grows with it, GPU throughput saturates late
@@ -539,7 +541,11 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> tuple[Any
     except OSError as error:
         raise BackendError(f"model '{spec.name}' cannot be loaded from {path}: {error}") from error
     adapter = spec.params.get("adapter")
-    if adapter:
+    if adapter == "auto":  # trained here on first use (genspec.adapt), then cached
+        from genspec.adapt.lora import adapted
+
+        model = adapted(model, tokenizer, spec, device)
+    elif adapter:
         model = with_adapter(model, str(adapter), spec.name)
     return model.to(device).eval(), tokenizer
 

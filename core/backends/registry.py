@@ -9,6 +9,7 @@ from genspec.errors import UnknownNameError
 
 BACKENDS: dict[str, str] = {
     "hf": "genspec.backends.hf:HFBackend",
+    "encoder": "genspec.backends.encoder:EncoderBackend",  # multiple-choice head (BERT-style)
     "litellm": "genspec.backends.litellm:LiteLLMBackend",
     "mock": "genspec.backends.mock:MockBackend",
     "vllm": "genspec.backends.vllm:VLLMBackend",  # optional extra: pip install 'genspec[vllm]'

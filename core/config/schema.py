@@ -36,10 +36,11 @@ class ModelSpec(_Strict):
 
     @property
     def scoring_method(self) -> Literal["loglik", "generate"]:
-        """``auto`` scores local models by log-likelihood and API models by generation."""
+        """``auto`` scores local models (and encoders, which cannot generate) by
+        log-likelihood and API models by generation."""
         if self.scoring != "auto":
             return self.scoring
-        return "loglik" if self.backend == "hf" else "generate"
+        return "loglik" if self.backend in ("hf", "encoder") else "generate"
 
 
 class ReportedScore(_Strict):

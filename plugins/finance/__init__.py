@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import genspec
@@ -115,3 +116,11 @@ def genspec_tasks() -> list[Task]:
             subject="finance and economics",
         ),
     ]
+
+
+@genspec.hookimpl
+def genspec_corpus(domain: str) -> list[Path]:
+    """Original domain text written for this project, for adapters (``genspec adapt``)."""
+    from genspec.adapt.corpus import bundled_corpus
+
+    return bundled_corpus(__file__) if domain == DOMAIN else []

@@ -7,6 +7,7 @@ Declarations only; hub ids, configs, splits and fields are documented in
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 import genspec
 from genspec.toolkit import HubSource, Task, choice_fields, const, multiple_choice_task
@@ -80,3 +81,11 @@ def genspec_tasks() -> list[Task]:
             subject="law",
         ),
     ]
+
+
+@genspec.hookimpl
+def genspec_corpus(domain: str) -> list[Path]:
+    """Original domain text written for this project, for adapters (``genspec adapt``)."""
+    from genspec.adapt.corpus import bundled_corpus
+
+    return bundled_corpus(__file__) if domain == DOMAIN else []

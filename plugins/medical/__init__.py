@@ -7,6 +7,8 @@ else comes from :mod:`genspec.toolkit`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import genspec
 from genspec.toolkit import (
     HubSource,
@@ -148,3 +150,11 @@ def genspec_tasks() -> list[Task]:
             report_by_category=True,
         ),
     ]
+
+
+@genspec.hookimpl
+def genspec_corpus(domain: str) -> list[Path]:
+    """Original domain text written for this project, for adapters (``genspec adapt``)."""
+    from genspec.adapt.corpus import bundled_corpus
+
+    return bundled_corpus(__file__) if domain == DOMAIN else []
