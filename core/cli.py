@@ -30,7 +30,8 @@ OVERRIDES are Hydra overrides (key=value), for example:
 Keys: domain, tasks, limit, seed, prompt (zero_shot|few_shot|cot), shots,
 max_new_tokens, roster, model, data (sample|full|local), data.dir,
 cache.mode (or cache=readwrite|readonly|writeonly|off), cache.dir, tracking.uri,
-tracking.experiment, tracking.examples.
+tracking.experiment, tracking.examples (full|redacted|none), tracking.outbox,
+shard (I/N), launcher (joblib|slurm|ray, with -m).
 """
 
 
@@ -216,6 +217,36 @@ def report(
         since=since.date() if since else None,
     )
     render(runs, fmt, Path(plots) if plots else None)
+
+
+@cli.command()
+@click.option("--uri", help="Upload there instead of to the store each run was meant for.")
+@click.option(
+    "--outbox",
+    default=".genspec/outbox",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The folder runs were kept in (tracking.outbox).",
+)
+@_friendly
+def sync(uri: str | None, outbox: str) -> None:
+    """Upload runs kept locally while the tracking store was unreachable."""
+    from pathlib import Path
+
+    from genspec.tracking.outbox import sync as upload_waiting
+
+    uploaded, failed = upload_waiting(Path(outbox), uri)
+    for folder, run_id in uploaded:
+        click.echo(f"uploaded {folder.name} as run {run_id}")
+    for folder, reason in failed:
+        click.echo(f"kept {folder} ({reason})", err=True)
+    if failed:
+        raise GenspecError(
+            f"{len(failed)} run(s) not uploaded and still kept in {outbox}; "
+            "run `genspec sync` again once the store is reachable."
+        )
+    if not uploaded:
+        click.echo(f"Nothing to upload in {outbox}.")
 
 
 @cli.command()

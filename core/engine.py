@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+from genspec import shards
 from genspec.adapt.plan import bind
 from genspec.backends.base import Backend
 from genspec.backends.registry import backend_class
@@ -127,6 +128,10 @@ def prepare(config: RunConfig) -> Prepared:
         templates = _templates(task, config)
         data = load_task_data(task, config.data)
         examples = select(data.test, config.limit, config.seed)
+        if config.shard:
+            examples = shards.take(
+                examples, shards.Shard.parse(config.shard), config.seed, task.name
+            )
         dev = select(data.dev, config.dev_limit, config.seed) if with_dev else ()
         prepared.append(PreparedTask(data, examples, templates, dev))
     return prepared, models

@@ -26,18 +26,23 @@ REAL_RUN_HINT = "genspec run domain={domain} roster=paper data=full limit=500"
 
 def run_domain(
     config: RunConfig, plain_config: Mapping[str, Any], prepared: engine.Prepared | None = None
-) -> str:
-    """Run, report and log one domain; returns the MLflow parent run id."""
+) -> str | None:
+    """Run, report and log one domain; returns the MLflow parent run id, or None when
+    the run was kept in the outbox because the tracking store could not be reached."""
     from genspec.evidence import compare, summarize, summarize_by_category
     from genspec.plots import accuracy_plot, forest_plot
     from genspec.tracking.mlflow_log import log_domain_run, tracking_uri
+    from genspec.tracking.redact import check_available
 
+    check_available(config.tracking.examples)
     for problem in registry().problems:
         warning_line(problem)
     roster = config.roster
     console.print(
         f"[bold]genspec[/] · domain [bold]{config.domain}[/] · roster [bold]{roster.name}[/] "
-        f"· data {config.data.source}" + (f" · limit {config.limit}" if config.limit else "")
+        f"· data {config.data.source}"
+        + (f" · limit {config.limit}" if config.limit else "")
+        + (f" · shard {config.shard}" if config.shard else "")
     )
     with BarProgress() as progress:
         result = engine.run(config, progress, prepared)
@@ -70,17 +75,29 @@ def run_domain(
             forest_plot([evidence], Path(tmp) / "forest.png"),
             accuracy_plot(summaries, Path(tmp) / "accuracy.png"),
         ]
-        run_id = log_domain_run(
+        delivery = log_domain_run(
             result, summaries, plain_config, evidence, plots, categories=categories
         )
-    console.print(
-        f"Logged to MLflow ({tracking_uri(config.tracking)}), run [bold]{run_id}[/]. "
-        "Browse it with: [bold]genspec ui[/]"
-    )
+    if delivery.run_id is None:
+        warning_line(
+            f"MLflow at {tracking_uri(config.tracking)} could not be reached ({delivery.reason}). "
+            f"Nothing is lost: the run is kept in {delivery.kept}; "
+            "upload it with `genspec sync` once the store is back."
+        )
+    else:
+        console.print(
+            f"Logged to MLflow ({tracking_uri(config.tracking)}), run [bold]{delivery.run_id}[/]. "
+            "Browse it with: [bold]genspec ui[/]"
+        )
+    if config.shard:
+        console.print(
+            f"Shard {config.shard}: these numbers cover this shard's items only; "
+            "`genspec report` merges the shards of the run into one result."
+        )
     if roster.smoke:
         console.print(
             f"[yellow]This was a smoke run on tiny bundled models (roster '{roster.name}'): "
             "it checks the pipeline, it is not evidence about the claim.[/] For a real run:\n"
             f"  {REAL_RUN_HINT.format(domain=config.domain)}"
         )
-    return run_id
+    return delivery.run_id

@@ -17,7 +17,13 @@ from genspec.config.schema import RosterConfig, RunConfig
 from genspec.errors import ConfigError, UnknownNameError
 
 CONF_DIR = Path(str(files("genspec.conf")))
-GROUPS = ("roster", "model", "data")
+GROUPS = ("roster", "model", "data", "launcher")
+# launcher=NAME → the Hydra launcher plugin it needs and the extra that installs it
+LAUNCHERS = {
+    "joblib": ("hydra_plugins.hydra_joblib_launcher", "joblib"),
+    "slurm": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
+    "ray": ("hydra_plugins.hydra_ray_launcher", "ray"),
+}
 
 
 def group_options(group: str, config_dir: str | None = None) -> list[str]:
@@ -111,6 +117,19 @@ def _check_group_choices(overrides: Sequence[str], config_dir: str | None) -> No
                 raise UnknownNameError(
                     key, value, options, f"Add DIR/{key}/{value}.yaml and pass --config-dir DIR."
                 )
+            if key == "launcher" and value in LAUNCHERS:
+                _check_launcher(value)
+
+
+def _check_launcher(name: str) -> None:
+    """A launcher is an optional extra: say how to install it, not what Hydra misses."""
+    import importlib.util
+
+    module, extra = LAUNCHERS[name]
+    if importlib.util.find_spec(module) is None:
+        raise ConfigError(
+            f'launcher={name} needs its Hydra plugin: pip install "genspec[{extra}]".'
+        )
 
 
 def _translate(error: Exception) -> ConfigError:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,13 @@ def _job(cfg: Any) -> int:
     from genspec.runner import run_domain
 
     plain = OmegaConf.to_container(cfg, resolve=True)
-    status: dict[str, Any] = {"domain": plain.get("domain"), "ok": True}  # type: ignore[union-attr]
+    # pid and host say which worker ran the job (a joblib, SLURM or ray worker)
+    status: dict[str, Any] = {
+        "domain": plain.get("domain"),  # type: ignore[union-attr]
+        "ok": True,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+    }
     try:
         run_id = run_domain(validate(plain), plain)  # type: ignore[arg-type]
         status["run_id"] = run_id

@@ -134,7 +134,10 @@ class CacheConfig(_Strict):
 class TrackingConfig(_Strict):
     uri: str | None = None
     experiment: str | None = None
-    examples: Literal["full", "none"] = "full"
+    # full: per-example text (secrets masked); redacted: personal data masked too
+    # (genspec.tracking.redact); none: no per-example text
+    examples: Literal["full", "redacted", "none"] = "full"
+    outbox: str = ".genspec/outbox"  # runs kept here while the store is unreachable
 
 
 class RunConfig(_Strict):
@@ -153,7 +156,17 @@ class RunConfig(_Strict):
     roster: RosterConfig
     cache: CacheConfig = CacheConfig()
     tracking: TrackingConfig = TrackingConfig()
+    shard: str | None = None  # "I/N": this worker's share of the items (genspec.shards)
     judge: JudgeConfig = JudgeConfig()
+
+    @field_validator("shard", mode="before")
+    @classmethod
+    def _shard_form(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        from genspec.shards import Shard
+
+        return str(Shard.parse(str(value)))
 
     @field_validator("tasks", mode="before")
     @classmethod

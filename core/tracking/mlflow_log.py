@@ -9,7 +9,7 @@ the MLflow UI shows under "Evaluation" / artifacts.
 from __future__ import annotations
 
 import datetime as dt
-import logging
+import functools
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,14 +19,16 @@ from typing import TYPE_CHECKING, Any
 from genspec import __version__
 from genspec.config.schema import ModelSpec, TrackingConfig
 from genspec.results import model_costs, to_frame
-from genspec.tracking.secrets import redact, scrub_text
+from genspec.shards import group_key, rows_document
+from genspec.tracking.outbox import Delivery, Recorder, deliver, new_folder
+from genspec.tracking.redact import clean, protect
+from genspec.tracking.secrets import redact
 
 if TYPE_CHECKING:
     from genspec.engine import DomainRun, PreparedTask
 
 DEFAULT_DB = "mlflow.db"
 DEFAULT_ARTIFACTS = "mlruns"
-TEXT_COLUMNS = ("prompt", "raw_output")
 _MAX_PARAM = 6000  # MLflow's limit on a param value
 
 
@@ -37,14 +39,6 @@ def tracking_uri(config: TrackingConfig) -> str:
 
 def local_uri(directory: Path | None = None) -> str:
     return f"sqlite:///{((directory or Path.cwd()) / DEFAULT_DB).resolve()}"
-
-
-def _experiment(mlflow: Any, name: str, uri: str) -> None:
-    """Use (or create) the experiment; a local store keeps artifacts beside the DB."""
-    if mlflow.get_experiment_by_name(name) is None and uri.startswith("sqlite:///"):
-        root = Path(uri.removeprefix("sqlite:///")).parent / DEFAULT_ARTIFACTS
-        mlflow.create_experiment(name, artifact_location=root.resolve().as_uri())
-    mlflow.set_experiment(name)
 
 
 def _model_params(model: ModelSpec) -> dict[str, Any]:
@@ -213,26 +207,21 @@ def log_domain_run(
     evidence: Any | None = None,
     plots: Iterable[Path] = (),
     categories: Sequence[Any] = (),
-) -> str:
-    """Log everything about one domain run; returns the parent run's id.
+) -> Delivery:
+    """Log everything about one domain run: to MLflow, or to the outbox if that fails.
 
     ``categories`` are per-category summaries (tasks that report by category), logged
     as metrics of each model's run and in ``results.json``.
-    """
-    import mlflow
 
-    # its INFO lines ("Creating initial MLflow database tables") would interleave the tables
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    Everything is recorded to disk first (:mod:`genspec.tracking.outbox`) with the
+    names of MLflow's fluent API, then uploaded in one go.
+    """
     config = run.config
-    uri = tracking_uri(config.tracking)
-    mlflow.set_tracking_uri(uri)
-    _experiment(mlflow, config.tracking.experiment or f"genspec-{config.domain}", uri)
+    experiment = config.tracking.experiment or f"genspec-{config.domain}"
+    folder = new_folder(Path(config.tracking.outbox).expanduser())
+    mlflow = Recorder(folder, experiment, tracking_uri(config.tracking))
     frame = to_frame(run.rows)
-    if config.tracking.examples == "none":
-        frame = frame.drop(columns=list(TEXT_COLUMNS))
-    else:
-        for column in TEXT_COLUMNS:
-            frame[column] = frame[column].map(scrub_text)
+    logged = protect(frame, config.tracking.examples)
     now = dt.datetime.now(dt.timezone.utc)
     stamp = now.astimezone().strftime("%Y-%m-%d %H:%M:%S")
     tags = {
@@ -242,9 +231,11 @@ def log_domain_run(
         "genspec.smoke": str(config.roster.smoke).lower(),
         "genspec.version": __version__,
     }
-    with mlflow.start_run(
-        run_name=f"{config.domain} · {config.roster.name} · {stamp}", tags=tags
-    ) as parent:
+    if config.shard:
+        fingerprints = {p.task.name: p.data.fingerprint for p in run.tasks}
+        tags["genspec.shard"] = config.shard
+        tags["genspec.shard_group"] = group_key(plain_config, fingerprints)
+    with mlflow.start_run(run_name=f"{config.domain} · {config.roster.name} · {stamp}", tags=tags):
         params: dict[str, Any] = {
             "run_date": now.isoformat(timespec="seconds"),
             "domain": config.domain,
@@ -264,6 +255,8 @@ def log_domain_run(
         mlflow.log_params(params)
         mlflow.log_dict(redact(dict(plain_config)), "config.yaml")
         mlflow.log_dict(results_document(run, summaries, categories), "results.json")
+        label = functools.partial(clean, mode=config.tracking.examples)
+        mlflow.log_dict(rows_document(run, _positions(run), label), "rows.json")
         if evidence is not None:
             mlflow.log_dict(evidence.to_dict(), "verdict.json")
             mlflow.log_text(evidence.to_markdown(), "verdict.md")
@@ -285,8 +278,18 @@ def log_domain_run(
                         **dev_metrics,
                     }
                 )
-                for task, task_rows in rows.groupby("task"):
+                for task, task_rows in logged[logged["model"] == model.name].groupby("task"):
                     mlflow.log_table(
                         task_rows.reset_index(drop=True), artifact_file=f"examples/{task}.json"
                     )
-        return parent.info.run_id
+    return deliver(mlflow)
+
+
+def _positions(run: DomainRun) -> dict[tuple[str, str, str], int]:
+    """Each item's place in its task's test or dev file: the same in every shard, and in
+    file order, which is the order the engine scores them in."""
+    positions = {}
+    for prepared in run.tasks:
+        for split, items in (("test", prepared.data.test), ("dev", prepared.data.dev)):
+            positions.update({(prepared.task.name, split, ex.id): i for i, ex in enumerate(items)})
+    return positions

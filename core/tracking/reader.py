@@ -1,4 +1,9 @@
-"""Read genspec runs back from any MLflow tracking store (for ``genspec report``)."""
+"""Read genspec runs back from any MLflow tracking store (for ``genspec report``).
+
+Only FINISHED parent runs count: a run still uploading, or one an interrupted upload
+left behind, is never read. The shards of one run (``shard=I/N``) are read as one run,
+merged by :func:`genspec.shards.merge`.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ class StoredRun:
     started: dt.datetime
     verdict: dict[str, Any]
     results: dict[str, Any]
+    shards: tuple[str, ...] = ()  # the shard runs merged into this one, if any
 
 
 def _artifact_json(client: Any, run_id: str, path: str) -> dict[str, Any]:
@@ -62,7 +68,7 @@ def find_runs(
     chosen = [e for e in found if not experiments or e.name in experiments]
     if not chosen:
         return []
-    filters = ["tags.`genspec.domain` != ''"]
+    filters = ["tags.`genspec.domain` != ''", "attributes.status = 'FINISHED'"]
     if since:
         start_ms = int(dt.datetime.combine(since, dt.time()).timestamp() * 1000)
         filters.append(f"attributes.start_time >= {start_ms}")
@@ -73,26 +79,76 @@ def find_runs(
         max_results=5000,
     )
     names = {e.experiment_id: e.name for e in chosen}
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     stored: list[StoredRun] = []
     seen_domains: set[str] = set()
-    for run in runs:
+    seen_groups: set[str] = set()
+    for run in parents:
         tags = run.data.tags
         domain = tags.get("genspec.domain", "")
-        if "mlflow.parentRunId" in tags or (domains and domain not in domains):
+        group = tags.get("genspec.shard_group")
+        if (domains and domain not in domains) or group in seen_groups:
             continue
         if run_ids and run.info.run_id not in run_ids:
             continue
         if latest_per_domain and not run_ids and domain in seen_domains:
             continue
         seen_domains.add(domain)
-        stored.append(
-            StoredRun(
-                run_id=run.info.run_id,
-                experiment=names[run.info.experiment_id],
-                domain=domain,
-                started=dt.datetime.fromtimestamp(run.info.start_time / 1000),
-                verdict=_artifact_json(client, run.info.run_id, "verdict.json"),
-                results=_artifact_json(client, run.info.run_id, "results.json"),
-            )
-        )
+        experiment = names[run.info.experiment_id]
+        if group is None:
+            stored.append(_stored(client, run, experiment))
+        else:
+            seen_groups.add(group)
+            stored.append(_merged(client, [r for r in parents if _group(r) == group], experiment))
     return stored
+
+
+def _group(run: Any) -> str | None:
+    return run.data.tags.get("genspec.shard_group")
+
+
+def _stored(client: Any, run: Any, experiment: str) -> StoredRun:
+    return StoredRun(
+        run_id=run.info.run_id,
+        experiment=experiment,
+        domain=run.data.tags["genspec.domain"],
+        started=dt.datetime.fromtimestamp(run.info.start_time / 1000),
+        verdict=_artifact_json(client, run.info.run_id, "verdict.json"),
+        results=_artifact_json(client, run.info.run_id, "results.json"),
+    )
+
+
+def _merged(client: Any, members: list[Any], experiment: str) -> StoredRun:
+    """One run from the newest run of each shard of a group (newest first in ``members``).
+
+    A missing shard is an error, not a smaller sample: the report would otherwise
+    present part of the items as the whole.
+    """
+    from genspec.shards import Shard, merge
+
+    newest: dict[int, Any] = {}
+    count = 0
+    for run in members:
+        shard = Shard.parse(run.data.tags["genspec.shard"])
+        count = max(count, shard.count)
+        newest.setdefault(shard.index, run)
+    missing = [f"{i}/{count}" for i in range(1, count + 1) if i not in newest]
+    domain = members[0].data.tags["genspec.domain"]
+    if missing:
+        raise GenspecError(
+            f"Domain '{domain}': shard(s) {', '.join(missing)} of a sharded run are not in the "
+            "store yet. Run them (or `genspec sync` kept runs), or pick runs with --run-id."
+        )
+    runs = [newest[i] for i in range(1, count + 1)]
+    first = _stored(client, runs[0], experiment)
+    rows = [_artifact_json(client, r.info.run_id, "rows.json") for r in runs]
+    results, verdict = merge(rows, first.results, first.verdict)
+    return StoredRun(
+        run_id="+".join(r.info.run_id for r in runs),
+        experiment=experiment,
+        domain=domain,
+        started=max(dt.datetime.fromtimestamp(r.info.start_time / 1000) for r in runs),
+        verdict=verdict,
+        results=results,
+        shards=tuple(r.info.run_id for r in runs),
+    )

@@ -1,0 +1,349 @@
+"""Nothing computed is lost when the tracking server is not there.
+
+A run is first written to disk as a *record* (every param, metric, tag, table and
+file of the parent run and its nested runs), then uploaded. If the upload fails the
+record stays in the outbox (``.genspec/outbox/<id>/``) and ``genspec sync`` uploads
+it later. Uploading a record is the only way genspec writes to MLflow, so the path
+``genspec sync`` takes is the one every run takes.
+
+Transient errors are retried by MLflow's own HTTP client (urllib3 ``Retry`` on
+connection errors and 429/500/502/503/504, exponential backoff with jitter, every
+REST call and proxied artifact upload included). genspec only sets bounded defaults
+for it (:data:`RETRY_DEFAULTS`): wrapping the high-level calls in a second retry
+layer (tenacity) would multiply attempts and repeat non-idempotent calls such as
+``create_run`` after the server had applied them. Runs become FINISHED only when all
+of their content is uploaded, the report reads FINISHED runs only, and a retried
+upload first deletes the runs a failed attempt left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RECORD = "record.json"
+PENDING = ".pending"
+# MLflow's defaults wait up to ~4 minutes per call (7 retries, factor 2); a user's own
+# MLFLOW_HTTP_* settings win over these.
+RETRY_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "5",  # waits 0, 2, 4, 8, 16 s (+ jitter)
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "1.0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+}
+_PARAMS_PER_BATCH = 100  # MLflow's log_batch limits
+_METRICS_PER_BATCH = 1000
+
+
+@dataclass
+class _Run:
+    """One run of a record: what MLflow will hold, and where its files are."""
+
+    key: str
+    name: str
+    tags: dict[str, str]
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tables: list[str] = field(default_factory=list)
+    parent: str | None = None
+
+    @property
+    def info(self) -> Any:
+        """Lets ``with recorder.start_run() as run: run.info.run_id`` read as with MLflow."""
+        return type("Info", (), {"run_id": self.key})()
+
+
+class Recorder:
+    """Records a parent run and nested runs to a folder with the calls of ``mlflow``'s
+    fluent API that genspec uses (``start_run``, ``log_params``, ``log_metrics``,
+    ``log_dict``, ``log_text``, ``log_artifact``, ``log_table``)."""
+
+    def __init__(self, folder: Path, experiment: str, uri: str) -> None:
+        self.folder = folder
+        self.experiment, self.uri = experiment, uri
+        self.started_ms = int(time.time() * 1000)
+        self.runs: list[_Run] = []
+        self._stack: list[_Run] = []
+        folder.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def start_run(
+        self, run_name: str, tags: dict[str, Any] | None = None, nested: bool = False
+    ) -> Iterator[_Run]:
+        parent = self._stack[-1].key if nested and self._stack else None
+        run = _Run(f"run{len(self.runs)}", run_name, _strings(tags or {}), parent=parent)
+        self.runs.append(run)
+        self._stack.append(run)
+        try:
+            yield run
+        finally:
+            self._stack.pop()
+
+    @property
+    def _run(self) -> _Run:
+        return self._stack[-1]
+
+    def _file(self, artifact_file: str) -> Path:
+        path = self.folder / self._run.key / "files" / artifact_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        self._run.params.update(_strings(params))
+
+    def log_metrics(self, metrics: dict[str, float]) -> None:
+        self._run.metrics.update({k: float(v) for k, v in metrics.items()})
+
+    def log_dict(self, dictionary: Any, artifact_file: str) -> None:
+        """JSON, or YAML for a ``.yaml``/``.yml`` name (as ``mlflow.log_dict`` does)."""
+        path = self._file(artifact_file)
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            path.write_text(yaml.safe_dump(dictionary, sort_keys=False), encoding="utf-8")
+        else:
+            path.write_text(json.dumps(dictionary, indent=2, default=str), encoding="utf-8")
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self._file(artifact_file).write_text(text, encoding="utf-8")
+
+    def log_artifact(self, local_path: str, artifact_path: str | None = None) -> None:
+        name = Path(local_path).name
+        shutil.copyfile(
+            local_path, self._file(f"{artifact_path}/{name}" if artifact_path else name)
+        )
+
+    def log_table(self, data: Any, artifact_file: str) -> None:
+        """Kept as columns + rows and logged with ``log_table`` on upload (the UI's view)."""
+        path = self.folder / self._run.key / "tables" / artifact_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        document = {"columns": list(data.columns), "data": data.to_dict(orient="split")["data"]}
+        path.write_text(json.dumps(document, default=str), encoding="utf-8")
+        self._run.tables.append(artifact_file)
+
+    def seal(self) -> Path:
+        """Write the record's index last, so a folder with one is complete."""
+        document = {
+            "schema": "genspec.record/1",
+            "experiment": self.experiment,
+            "uri": self.uri,
+            "started_ms": self.started_ms,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "runs": [vars(run) for run in self.runs],
+            "uploaded": [],
+        }
+        _write_json(self.folder / RECORD, document)
+        return self.folder
+
+
+def new_folder(outbox: Path) -> Path:
+    """A fresh record folder under ``outbox/.pending`` (moved up only if upload fails)."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return outbox / PENDING / f"{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def retry_settings() -> None:
+    """Bounded retry defaults for MLflow's HTTP client; the user's settings win."""
+    for name, value in RETRY_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+def reachable(uri: str, attempts: int = 3, timeout_s: float = 2.0) -> str | None:
+    """``None`` if the tracking server answers ``/health``, else why not.
+
+    Only HTTP(S) stores are probed: a server that is down is known in seconds here,
+    rather than after every retry of the first logging call.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return None
+    import requests
+
+    reason = ""
+    for attempt in range(attempts):
+        try:
+            response = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout_s)
+            if response.ok:
+                return None
+            reason = f"HTTP {response.status_code}"
+        except requests.RequestException as error:
+            reason = type(error).__name__
+        time.sleep(0.5 * (attempt + 1))
+    return reason
+
+
+def upload(folder: Path, uri: str | None = None) -> str:
+    """Upload one record to MLflow (its own URI unless ``uri`` is given); the parent's id.
+
+    Runs left by an earlier failed attempt are deleted first, so a retried upload never
+    leaves two copies.
+    """
+    from mlflow.tracking import MlflowClient
+
+    # its INFO lines ("Creating initial MLflow database tables") would interleave the tables
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+    uri = uri or record["uri"]
+    client = MlflowClient(tracking_uri=uri)
+    for stale in record["uploaded"]:
+        with contextlib.suppress(Exception):  # already gone, or never fully created
+            client.delete_run(stale)
+    record["uploaded"] = []
+    experiment_id = _experiment(client, record["experiment"], uri)
+    ids: dict[str, str] = {}
+    for run in record["runs"]:
+        tags = dict(run["tags"])
+        if run["parent"]:
+            tags["mlflow.parentRunId"] = ids[run["parent"]]
+        created = client.create_run(
+            experiment_id, start_time=record["started_ms"], tags=tags, run_name=run["name"]
+        )
+        ids[run["key"]] = created.info.run_id
+        record["uploaded"].append(created.info.run_id)
+        _write_json(folder / RECORD, record)  # so a later attempt can remove it
+        _content(client, created.info.run_id, folder / run["key"], run, record["started_ms"])
+    # finished last, children before the parent: the report reads only FINISHED parents
+    for run in reversed(record["runs"]):
+        client.set_terminated(ids[run["key"]], "FINISHED")
+    return ids[record["runs"][0]["key"]]
+
+
+def _content(client: Any, run_id: str, folder: Path, run: dict[str, Any], stamp: int) -> None:
+    import pandas as pd
+    from mlflow.entities import Metric, Param
+
+    params = [Param(k, v) for k, v in run["params"].items()]
+    metrics = [Metric(k, v, stamp, 0) for k, v in run["metrics"].items()]
+    for start in range(0, len(params), _PARAMS_PER_BATCH):
+        client.log_batch(run_id, params=params[start : start + _PARAMS_PER_BATCH])
+    for start in range(0, len(metrics), _METRICS_PER_BATCH):
+        client.log_batch(run_id, metrics=metrics[start : start + _METRICS_PER_BATCH])
+    files = folder / "files"
+    for path in sorted(p for p in files.rglob("*") if p.is_file()):
+        directory = path.parent.relative_to(files).as_posix()
+        client.log_artifact(run_id, str(path), None if directory == "." else directory)
+    for artifact_file in run["tables"]:
+        document = json.loads((folder / "tables" / artifact_file).read_text(encoding="utf-8"))
+        table = pd.DataFrame(document["data"], columns=document["columns"])
+        client.log_table(run_id, table, artifact_file)
+
+
+def _experiment(client: Any, name: str, uri: str) -> str:
+    """The experiment's id, created if needed; parallel workers may race to create it.
+
+    A local SQLite store keeps its artifacts beside the database (``./mlruns``).
+    """
+    from genspec.tracking.mlflow_log import DEFAULT_ARTIFACTS
+
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if uri.startswith("sqlite:///"):
+        root = Path(uri.removeprefix("sqlite:///")).parent / DEFAULT_ARTIFACTS
+        location = root.resolve().as_uri()
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except Exception:
+        found = client.get_experiment_by_name(name)  # another worker created it first
+        if found is None:
+            raise
+        return found.experiment_id
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where a run went: MLflow (``run_id``) or the outbox (``kept`` folder, ``reason``)."""
+
+    run_id: str | None
+    kept: Path | None = None
+    reason: str = ""
+
+
+def deliver(recorder: Recorder) -> Delivery:
+    """Upload a sealed record; if that fails, keep it in the outbox for ``genspec sync``."""
+    folder = recorder.seal()
+    retry_settings()
+    reason = reachable(recorder.uri)
+    if reason is None:
+        try:
+            run_id = upload(folder)
+        except Exception as error:  # any failure of the store: keep the record
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+            return Delivery(run_id)
+    kept = folder.parent.parent / folder.name
+    folder.rename(kept)
+    return Delivery(None, kept, reason)
+
+
+def waiting(outbox: Path) -> list[Path]:
+    """Records to upload: failed ones, and pending ones whose writer is gone."""
+    if not outbox.is_dir():
+        return []
+    found = [p for p in sorted(outbox.iterdir()) if (p / RECORD).is_file()]
+    pending = outbox / PENDING
+    if pending.is_dir():
+        found += [p for p in sorted(pending.iterdir()) if (p / RECORD).is_file() and _orphan(p)]
+    return found
+
+
+def _orphan(folder: Path) -> bool:
+    """A pending record whose process ended before it could upload or keep it."""
+    record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+    if record.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(record["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _strings(values: dict[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in values.items()}
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    """Atomic: a reader sees the old file or the new one, never half of one."""
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(document, indent=1), encoding="utf-8")
+    partial.replace(path)
+
+
+def sync(
+    outbox: Path, uri: str | None = None
+) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """Upload every waiting record; returns (folder, run id) uploaded and (folder, why) not.
+
+    An uploaded record is deleted; one that fails stays for the next ``genspec sync``.
+    """
+    retry_settings()
+    uploaded, failed = [], []
+    for folder in waiting(outbox):
+        target = uri or json.loads((folder / RECORD).read_text(encoding="utf-8"))["uri"]
+        reason = reachable(target)
+        if reason is None:
+            try:
+                uploaded.append((folder, upload(folder, uri)))
+            except Exception as error:  # keep it; say why
+                failed.append((folder, f"{type(error).__name__}: {str(error).splitlines()[0]}"))
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+        else:
+            failed.append((folder, f"{target} unreachable ({reason})"))
+    return uploaded, failed
