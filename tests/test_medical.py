@@ -368,3 +368,15 @@ def test_pool_keeps_one_exclusive_backend_so_a_gpu_roster_fits(
     assert ExclusiveMock.closed == ["a"]  # loading b closed a; the mock API model stays
     assert pool.get(specs[1], lambda _message: None) is api
     assert pool.get(specs[0], lambda _message: None) is not first  # reloaded when needed
+
+
+def test_ddx_generation_is_capped_for_small_local_models(workdir: Path) -> None:
+    model = {"name": "m", "id": "mock", "role": "generalist", "backend": "mock"}
+    conf = write_roster(workdir / "conf", "one", [model])
+    for prompt, cap in (("zero_shot", ddx.ANSWER_TOKENS), ("cot", 512)):
+        config, _ = compose(["domain=medical", "roster=one", f"prompt={prompt}"], str(conf))
+        prepared, models = engine.prepare(config)
+        task = next(p for p in prepared if p.task.name == "ddx")
+        request = engine._request(task, task.templates[prompt], task.examples[0], models[0], config)
+        assert request.max_tokens == cap
+        assert "numbered list of the 5 most likely diagnoses" in request.messages[0].content

@@ -143,6 +143,7 @@ def genspec_tasks() -> list[Task]:
             subject="internal and emergency medicine",
             instruction=ddx.INSTRUCTION,
             answer_form=ddx.ANSWER_FORM,
+            answer_tokens=ddx.ANSWER_TOKENS,
             fields=ddx.FIELDS,
             scorer=ddx.score,
             metric=ddx.METRIC,

@@ -44,6 +44,9 @@ ANSWER_FORM = (
     f"'{NEXT_STEP}: <the most appropriate next step>'"
 )
 METRIC = "top-5 diagnosis match (treatment cases: and next step)"
+# Five short lines and a next step fit in ~40 tokens; the cap stops small local models
+# that never end a list from generating for minutes (the offline smoke run on CPU).
+ANSWER_TOKENS = 48
 
 
 def _target(row: Mapping[str, Any]) -> str:
