@@ -475,7 +475,7 @@ class _Pairing:
     a: np.ndarray
     b: np.ndarray
     unpaired: int
-    disagree: int
+    disagree: int | None  # None: the table has no predictions (e.g. merged shards)
 
 
 def _pair(
@@ -487,9 +487,10 @@ def _pair(
     for model, side in zip((a, b), sides, strict=True):
         if side["example_id"].duplicated().any():
             raise ValueError(f"'{model.name}' has repeated example ids on task '{task}'")
-    kept = ["example_id", "correct", "prediction"]
+    kept = ["example_id", "correct", *(["prediction"] if "prediction" in test else [])]
     answered = [side.loc[side["error"].isna(), kept] for side in sides]
     merged = answered[0].merge(answered[1], on="example_id", suffixes=("_a", "_b"))
+    differ = merged["prediction_a"] != merged["prediction_b"] if "prediction" in test else None
     return _Pairing(
         kind=kind,
         family=family,
@@ -501,7 +502,7 @@ def _pair(
         a=merged["correct_a"].to_numpy(dtype=float),
         b=merged["correct_b"].to_numpy(dtype=float),
         unpaired=len(sides[0]) + len(sides[1]) - 2 * len(merged),
-        disagree=int((merged["prediction_a"] != merged["prediction_b"]).sum()),
+        disagree=None if differ is None else int(differ.sum()),
     )
 
 
@@ -519,7 +520,7 @@ def _pool(pairings: Sequence[_Pairing]) -> _Pairing:
         a=np.concatenate([p.a for p in pairings]),
         b=np.concatenate([p.b for p in pairings]),
         unpaired=sum(p.unpaired for p in pairings),
-        disagree=sum(p.disagree for p in pairings),
+        disagree=_total(p.disagree for p in pairings),
     )
 
 
@@ -792,6 +793,12 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
 
+def _total(counts: Iterable[int | None]) -> int | None:
+    """The sum, or None when any part is unknown."""
+    values = list(counts)
+    return None if any(v is None for v in values) else sum(values)  # type: ignore[misc]
+
+
 def _share(count: int | None, n: int) -> str:
     return "—" if count is None or not n else f"{100 * count / n:.0f}"
 
@@ -880,9 +887,17 @@ def comparison_table(
     legend = (
         f"Difference = {a} − {b} in percentage points, on paired items; p adjusted across "
         f"tasks ({_CORRECTION_NAMES[evidence.correction]}); α = {evidence.alpha}. "
-        "MDE: the smallest difference this n detects with 80% power. "
-        "Differ: items the two models answered differently."
+        "MDE: the smallest difference this n detects with 80% power."
     )
+    if not compact:
+        legend += " Differ: items the two models answered differently."
+    else:  # no room for that column in 80 columns: the pooled share, in words
+        legend += "".join(
+            f" {c.model_a} and {c.model_b} answered {_share(c.disagree, c.n)}% of the "
+            f"{c.n} items differently."
+            for c in evidence.pooled
+            if c.kind == kind == SPECIALIST_VS_BASE and c.disagree is not None
+        )
     full = ("task", a, b, "n", f"{a} %", f"{b} %", "diff (pp)", f"{_level(evidence.alpha)} CI",
             "test", "p", "p adj.", "MDE (pp)", "differ %", "verdict")  # fmt: skip
     cells = []
@@ -909,7 +924,7 @@ def comparison_table(
     keep = range(len(full))
     headers = full
     if compact:
-        dropped = {a, b, f"{a} %", f"{b} %", "test"}
+        dropped = {a, b, f"{a} %", f"{b} %", "test", "differ %"}
         keep = [i for i, header in enumerate(full) if header not in dropped]
         headers = tuple(_SHORT_HEADERS.get(h, h) for h in full)
     return ComparisonTable(

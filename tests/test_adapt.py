@@ -30,7 +30,7 @@ from genspec.config.compose import compose
 from genspec.config.schema import DataConfig, ModelSpec
 from genspec.engine import run as run_engine
 from genspec.errors import DataError
-from genspec.evidence import SPECIALIST_VS_BASE, compare
+from genspec.evidence import SPECIALIST_VS_BASE, compare, comparison_table
 from genspec.plugins import registry
 from genspec.requests import LoglikRequest, Message
 from genspec.results import to_frame
@@ -263,6 +263,9 @@ def test_specialist_vs_base_reports_how_many_items_the_adapter_changed(
     pooled = next(c for c in evidence.pooled if c.kind == SPECIALIST_VS_BASE)
     assert pooled.disagree == sum(c.disagree for c in rows)
     assert "differ %" in evidence.to_markdown()
+    compact = comparison_table(evidence, SPECIALIST_VS_BASE, compact=True)
+    assert compact is not None and "differ %" not in compact.headers  # 80 columns
+    assert f"answered {round(100 * pooled.disagree / pooled.n)}% of the" in compact.legend
     adapted = next(m for m in result.models if m.name == "special")
     assert adapted.params["adapt"]["domain"] == "medical"  # bound to the run
 
