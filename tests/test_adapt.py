@@ -283,6 +283,7 @@ def test_genspec_adapt_logs_loss_and_adapter_to_mlflow_and_reuses_the_cache(
     first = CliRunner().invoke(cli, args)
     assert first.exit_code == 0, first.output
     assert "role: specialist" in first.output and "base: tiny" in first.output
+    assert "domain: finance" in first.output  # the printed entry pins this adapter
     mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
     [run] = mlflow.search_runs(experiment_names=["genspec-finance"], output_format="list")
     client = mlflow.MlflowClient()

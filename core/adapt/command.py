@@ -10,6 +10,7 @@ with that recipe would train on first use: same key, same cache folder.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -69,9 +70,12 @@ def make_plan(config: RunConfig, recipe: dict[str, Any]) -> tuple[ModelSpec, Pla
 
 def entry(spec: ModelSpec, plan: Plan) -> str:
     """The roster entry that runs the base model with this adapter (trained or cached)."""
-    recipe = plan.settings.model_dump(
-        mode="json", exclude_defaults=True, exclude={"key", "data", "domain"}
-    )
+    recipe = {
+        "domain": plan.domain,  # pinned: this adapter, whatever domain a run is about
+        **plan.settings.model_dump(
+            mode="json", exclude_defaults=True, exclude={"key", "data", "domain"}
+        ),
+    }
     model = {
         "name": f"{spec.name}-{plan.domain}-lora",
         "id": spec.id,
@@ -81,7 +85,7 @@ def entry(spec: ModelSpec, plan: Plan) -> str:
         "params": {
             **plans.base_of(spec).params,
             "adapter": "auto",
-            **({"adapt": recipe} if recipe else {}),
+            "adapt": recipe,
         },
     }
     return yaml.safe_dump([model], sort_keys=False)
@@ -121,6 +125,7 @@ def _train_logged(config: RunConfig, spec: ModelSpec, plan: Plan) -> str:
     from genspec.backends.hf import load, pick_device, pick_dtype
     from genspec.tracking.mlflow_log import tracking_uri
 
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # no table-creation chatter
     uri = tracking_uri(config.tracking)
     mlflow.set_tracking_uri(uri)
     _experiment(mlflow, config.tracking.experiment or f"genspec-{plan.domain}", uri)
