@@ -229,7 +229,9 @@ class BackendPool:
 
     Backends that hold weights in device memory (``EXCLUSIVE``) are kept one at a
     time: loading the next closes the previous, or a roster of 7B models would not
-    fit on one GPU.
+    fit on one GPU. A backend is reused only for the same id *and* the same params,
+    non-semantic ones included: the cache may share answers across ``api_base``
+    servers, but requests must go to the server this model names.
     """
 
     def __init__(self) -> None:
@@ -237,7 +239,7 @@ class BackendPool:
 
     def get(self, model: ModelSpec, status: Callable[[str], None]) -> Backend:
         cls = backend_class(model.backend)
-        key = json.dumps(cls.identity(model), sort_keys=True, default=str)
+        key = json.dumps([cls.identity(model), model.params], sort_keys=True, default=str)
         if key not in self._loaded:
             if cls.EXCLUSIVE:
                 for other in [k for k, b in self._loaded.items() if b.EXCLUSIVE]:

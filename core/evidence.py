@@ -58,7 +58,8 @@ GENERALIST_VS_SPECIALIST = "generalist_vs_specialist"
 SPECIALIST_VS_BASE = "specialist_vs_base"
 POOLED = "(pooled)"
 SMOKE_LABEL = (
-    "Smoke run on tiny bundled models: it checks the pipeline and is not evidence about the claim."
+    "Smoke run on tiny bundled or stand-in models: it checks the pipeline and is not "
+    "evidence about the claim."
 )
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 ROLE_COLOURS = {"generalist": "#1f77b4", "specialist": "#d62728", "base": "#7f7f7f"}
-SMOKE_NOTE = "SMOKE RUN on tiny bundled models: not evidence about the claim"
+SMOKE_NOTE = "SMOKE RUN on tiny or stand-in models: not evidence about the claim"
 
 
 def _figure(rows: int) -> Figure:

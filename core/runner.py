@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from genspec import engine
-from genspec.config.schema import RunConfig
+from genspec.config.schema import RosterConfig, RunConfig
 from genspec.console import (
     BarProgress,
     category_table,
@@ -95,9 +95,18 @@ def run_domain(
             "`genspec report` merges the shards of the run into one result."
         )
     if roster.smoke:
+        models = _smoke_models(roster, config.domain)
         console.print(
-            f"[yellow]This was a smoke run on tiny bundled models (roster '{roster.name}'): "
+            f"[yellow]This was a smoke run on {models} (roster '{roster.name}'): "
             "it checks the pipeline, it is not evidence about the claim.[/] For a real run:\n"
             f"  {REAL_RUN_HINT.format(domain=config.domain)}"
         )
     return delivery.run_id
+
+
+def _smoke_models(roster: RosterConfig, domain: str) -> str:
+    """What a smoke roster ran on, in words: bundled local models or stand-ins behind an
+    API (such as ``genspec fake-api``)."""
+    if any(model.backend == "litellm" for model in roster.for_domain(domain)):
+        return "stand-in models"
+    return "tiny bundled models"

@@ -47,6 +47,7 @@ GROUP_KEYS = (
     "max_new_tokens",
     "data",
     "roster",
+    "judge",
 )
 
 

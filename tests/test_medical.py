@@ -370,6 +370,22 @@ def test_pool_keeps_one_exclusive_backend_so_a_gpu_roster_fits(
     assert pool.get(specs[0], lambda _message: None) is not first  # reloaded when needed
 
 
+def test_pool_reuses_a_backend_only_for_the_same_server_and_name() -> None:
+    pool, quiet = engine.BackendPool(), lambda _message: None
+    local, remote, again = (
+        ModelSpec(name=n, id="openai/m", role=Role.GENERALIST, backend="mock", params=p)
+        for n, p in (
+            ("m", {"api_base": "http://a/v1"}),
+            ("m", {"api_base": "http://b/v1"}),
+            ("m", {"api_base": "http://a/v1"}),
+        )
+    )
+    assert pool.get(local, quiet) is pool.get(again, quiet)
+    assert pool.get(remote, quiet) is not pool.get(local, quiet)  # requests go to its own server
+    renamed = local.model_copy(update={"name": "other"})
+    assert pool.get(renamed, quiet) is not pool.get(local, quiet)  # a mock answers by its name
+
+
 def test_ddx_generation_is_capped_for_small_local_models(workdir: Path) -> None:
     model = {"name": "m", "id": "mock", "role": "generalist", "backend": "mock"}
     conf = write_roster(workdir / "conf", "one", [model])

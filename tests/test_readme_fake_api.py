@@ -46,6 +46,6 @@ def test_readme_fake_api_example_runs(workdir: Path) -> None:
     assert f"fake OpenAI-compatible API at http://127.0.0.1:{port}/v1" in ran.stdout
     for name in ("fake-generalist", "fake-specialist", "fake-base"):
         assert name in ran.stdout
-    assert "Verdict · medical" in ran.stdout and "smoke run" in ran.stdout
+    assert "Verdict · medical" in ran.stdout and "smoke run on stand-in models" in ran.stdout
     assert "error" not in ran.stderr.lower(), ran.stderr
     assert (workdir / "mlflow.db").exists()

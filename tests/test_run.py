@@ -67,6 +67,17 @@ def test_run_logs_parent_and_nested_runs_with_tables(workdir: Path, dry: Path) -
     assert len(content["data"]) == 6
 
 
+def test_a_smoke_roster_says_so_and_prints_the_real_run(workdir: Path) -> None:
+    conf = write_roster(workdir / "conf", "tiny", MOCK_MODELS, smoke=True)
+    code, output = run_cli(
+        "run", "domain=legal", "roster=tiny", "limit=3", "--config-dir", str(conf)
+    )
+    assert code == 0, output
+    flat = " ".join(output.split())
+    assert "smoke run on tiny bundled models (roster 'tiny')" in flat
+    assert "genspec run domain=legal roster=paper data=full" in flat
+
+
 def test_secrets_never_reach_the_store(workdir: Path, dry: Path) -> None:
     code, output = run_cli(
         "run", "domain=medical", "roster=dry", "limit=3", "tasks=[medqa]", "--config-dir", str(dry)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 from genspec.backends.base import Backend, Completed
+from genspec.config.schema import ModelSpec
 from genspec.requests import GenerateRequest, LoglikRequest, Response
 
 LETTERS = "ABCDEFGHIJ"
@@ -22,6 +24,11 @@ def _unit(*parts: str) -> float:
 
 
 class MockBackend(Backend):
+    @classmethod
+    def identity(cls, spec: ModelSpec) -> dict[str, Any]:
+        """A mock's answers depend on its roster name, so the name is part of its identity."""
+        return {**super().identity(spec), "name": spec.name}
+
     def _preferred(self, prompt: str, n: int) -> int:
         fixed = self.spec.params.get("answer")
         return int(fixed) % n if fixed is not None else int(_unit(self.spec.name, prompt) * n)
