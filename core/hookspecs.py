@@ -57,7 +57,7 @@ def genspec_corpus(domain: str) -> list[str | Path]:
 
     Called once per domain that some plugin provides; return ``[]`` for domains this
     plugin does not cover. ``genspec adapt`` and ``adapter: auto`` roster entries use it
-    for continued pre-training (``genspec.adapt.corpus.bundled_corpus(__file__)``
-    lists a ``corpus/`` folder beside the plugin). Text that quotes a test question is
-    refused when an adapter is trained.
+    for continued pre-training (``genspec_corpus = genspec.toolkit.corpus_hook(DOMAIN,
+    __file__)`` offers a ``corpus/`` folder beside the plugin). Text that quotes a test
+    question is refused when an adapter is trained.
     """

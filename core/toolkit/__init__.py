@@ -5,6 +5,7 @@ hub schema, prompt templates, answer parsers and task builders.
 """
 
 from genspec.task import Example, HubSource, Judgement, JudgeStep, Task, TaskKind
+from genspec.toolkit.corpus import corpus_hook
 from genspec.toolkit.fields import (
     RowError,
     choice_fields,
@@ -49,6 +50,7 @@ __all__ = [
     "classification_task",
     "concat",
     "const",
+    "corpus_hook",
     "free_text_fields",
     "free_text_task",
     "joined",

@@ -8,6 +8,7 @@ file and line).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from genspec.task import Example, RowMapper
@@ -123,6 +124,27 @@ def _index(value: Any, size: int, fmt: str, ref: FieldRef, labels: Sequence[str]
     return index
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """The fields every kind of row has; each mapper adds its own answer fields."""
+
+    question: FieldRef
+    id: FieldRef | None
+    context: FieldRef | None
+    category: FieldRef | None
+    keep: tuple[str, ...]
+
+    def example(self, row: Mapping[str, Any], row_number: int, **answer: Any) -> Example:
+        return Example(
+            id=_example_id(row, self.id, row_number),
+            question=_text(row, self.question),
+            context=_text(row, self.context) if self.context is not None else "",
+            category=_text(row, self.category) if self.category is not None else None,
+            extra=_kept(row, self.keep),
+            **answer,
+        )
+
+
 def choice_fields(
     *,
     question: FieldRef,
@@ -141,6 +163,8 @@ def choice_fields(
     (e.g. an explanation kept for review).
     """
 
+    shared = _Shared(question, id, context, category, tuple(keep))
+
     def to_example(row: Mapping[str, Any], row_number: int) -> Example:
         if isinstance(options, str):
             raw = _require(row, options)
@@ -152,15 +176,7 @@ def choice_fields(
         if len(texts) < 2:
             raise RowError(f"needs at least 2 options, found {len(texts)}")
         gold = _index(_read(row, answer), len(texts), answer_format, answer, texts)
-        return Example(
-            id=_example_id(row, id, row_number),
-            question=_text(row, question),
-            choices=texts,
-            gold=gold,
-            context=_text(row, context) if context is not None else "",
-            category=_text(row, category) if category is not None else None,
-            extra=_kept(row, keep),
-        )
+        return shared.example(row, row_number, choices=texts, gold=gold)
 
     return to_example
 
@@ -176,20 +192,13 @@ def numeric_fields(
 ) -> RowMapper:
     """Mapper for free-form numeric rows: the gold answer is kept as text (``target``)."""
 
+    shared = _Shared(question, id, context, category, tuple(keep))
+
     def to_example(row: Mapping[str, Any], row_number: int) -> Example:
         target = _text(row, answer)
         if not target:
             raise RowError(f"field '{answer if isinstance(answer, str) else 'answer'}' is empty")
-        return Example(
-            id=_example_id(row, id, row_number),
-            question=_text(row, question),
-            choices=(),
-            gold=-1,
-            target=target,
-            context=_text(row, context) if context is not None else "",
-            category=_text(row, category) if category is not None else None,
-            extra=_kept(row, keep),
-        )
+        return shared.example(row, row_number, choices=(), gold=-1, target=target)
 
     return to_example
 
@@ -212,17 +221,11 @@ def label_fields(
     """
     label_set = tuple(labels)
 
+    shared = _Shared(question, id, context, category, tuple(keep))
+
     def to_example(row: Mapping[str, Any], row_number: int) -> Example:
         gold = _index(_read(row, answer), len(label_set), answer_format, answer, label_set)
-        return Example(
-            id=_example_id(row, id, row_number),
-            question=_text(row, question),
-            choices=label_set,
-            gold=gold,
-            context=_text(row, context) if context is not None else "",
-            category=_text(row, category) if category is not None else None,
-            extra=_kept(row, keep),
-        )
+        return shared.example(row, row_number, choices=label_set, gold=gold)
 
     return to_example
 
@@ -256,19 +259,18 @@ def free_text_fields(
     """
     first = next(iter(references))
 
+    shared = _Shared(question, id, context, category, tuple(keep))
+
     def to_example(row: Mapping[str, Any], row_number: int) -> Example:
         accepted = {name: _accepted(row, fields) for name, fields in references.items()}
         if not accepted[first]:
             raise RowError(f"field '{references[first][0]}' is empty")
-        return Example(
-            id=_example_id(row, id, row_number),
-            question=_text(row, question),
+        return shared.example(
+            row,
+            row_number,
             choices=(),
             gold=-1,
             target=_text(row, target),
-            context=_text(row, context) if context is not None else "",
-            category=_text(row, category) if category is not None else None,
-            extra=_kept(row, keep),
             references={name: texts for name, texts in accepted.items() if texts},
         )
 

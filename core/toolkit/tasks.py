@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from genspec.task import HubSource, JudgeStep, RowMapper, SampleSource, Scorer, Task, TaskKind
+from typing_extensions import Required, TypedDict
+
+from genspec.task import (
+    AnswerParser,
+    Example,
+    HubSource,
+    JudgeStep,
+    RowMapper,
+    SampleSource,
+    Scorer,
+    Task,
+    TaskKind,
+)
 from genspec.toolkit.numeric import numeric_scorer
 from genspec.toolkit.parsing import label_parser, parse_choice
-from genspec.toolkit.prompts import standard_templates
+from genspec.toolkit.prompts import PromptTemplate, standard_templates
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 MC_INSTRUCTION = (
     "The following is a multiple-choice question about {subject}. Choose the single best answer."
@@ -19,121 +35,108 @@ NUMERIC_INSTRUCTION = (
 )
 
 
+class Declared(TypedDict, total=False):
+    """What a plugin declares for a task of any kind: the builders' shared keywords.
+
+    ``fields`` maps a raw row (hub schema) to an :class:`Example`; bundled sample files
+    live in ``<package>/data/<name>/``; ``hub`` is read with ``data=full``;
+    ``local_name`` is the file stem ``data=local`` looks for (default: ``name``);
+    ``report_by_category`` adds per-category scores to the results.
+    """
+
+    name: Required[str]
+    domain: Required[str]
+    package: Required[str]
+    fields: Required[RowMapper]
+    description: Required[str]
+    subject: Required[str]
+    hub: HubSource | None
+    local_name: str
+    report_by_category: bool
+
+
+def _task(
+    declared: Declared,
+    kind: TaskKind,
+    prompts: Mapping[str, PromptTemplate],
+    parse_answer: AnswerParser,
+    **kind_specific: Any,
+) -> Task:
+    """The :class:`Task` for ``declared`` with its kind's templates, parser and extras."""
+    values: dict[str, Any] = dict(declared)
+    package = values.pop("package")
+    return Task(
+        kind=kind,
+        to_example=values.pop("fields"),
+        sample=SampleSource(package=package, directory=f"data/{declared['name']}"),
+        prompts=prompts,
+        parse_answer=parse_answer,
+        **values,
+        **kind_specific,
+    )
+
+
+def _no_parser(_text: str, _example: Example) -> int | None:
+    """Free-text and numeric answers are scored whole by the task's scorer, not parsed
+    into an option."""
+    return None
+
+
 def multiple_choice_task(
     *,
-    name: str,
-    domain: str,
-    package: str,
-    fields: RowMapper,
-    description: str,
-    subject: str,
-    hub: HubSource | None = None,
     instruction: str = MC_INSTRUCTION,
-    local_name: str = "",
     local_only: bool = False,
     local_schema: str = "",
-    report_by_category: bool = False,
+    **declared: Unpack[Declared],
 ) -> Task:
-    """A lettered-options task; sample files live in ``<package>/data/<name>/``.
+    """A lettered-options task.
 
     ``local_only`` declares licensed data that only a local file provides (see
     :class:`genspec.task.Task`); ``local_schema`` is named when that file is missing.
     """
-    return Task(
-        name=name,
-        domain=domain,
-        kind=TaskKind.MULTIPLE_CHOICE,
-        description=description,
-        to_example=fields,
-        sample=SampleSource(package=package, directory=f"data/{name}"),
-        prompts=standard_templates(TaskKind.MULTIPLE_CHOICE, instruction),
-        parse_answer=parse_choice,
-        subject=subject,
-        hub=hub,
-        local_name=local_name,
-        local_only=local_only,
-        local_schema=local_schema,
-        report_by_category=report_by_category,
+    kind = TaskKind.MULTIPLE_CHOICE
+    prompts = standard_templates(kind, instruction)
+    return _task(
+        declared, kind, prompts, parse_choice, local_only=local_only, local_schema=local_schema
     )
 
 
 def classification_task(
     *,
-    name: str,
-    domain: str,
-    package: str,
-    fields: RowMapper,
-    description: str,
-    subject: str,
     synonyms: Mapping[str, Sequence[str]] | None = None,
-    hub: HubSource | None = None,
     instruction: str = LABEL_INSTRUCTION,
-    local_name: str = "",
+    **declared: Unpack[Declared],
 ) -> Task:
-    """A fixed-label-set task (yes/no/maybe, sentiment...); answers are label words."""
-    return Task(
-        name=name,
-        domain=domain,
-        kind=TaskKind.CLASSIFICATION,
-        description=description,
-        to_example=fields,
-        sample=SampleSource(package=package, directory=f"data/{name}"),
-        prompts=standard_templates(TaskKind.CLASSIFICATION, instruction),
-        parse_answer=label_parser(synonyms),
-        subject=subject,
-        hub=hub,
-        local_name=local_name,
-    )
+    """A fixed-label-set task (yes/no/maybe, sentiment...); answers are label words,
+    with ``synonyms`` accepted only where the task defines them."""
+    kind = TaskKind.CLASSIFICATION
+    return _task(declared, kind, standard_templates(kind, instruction), label_parser(synonyms))
 
 
 def numeric_task(
     *,
-    name: str,
-    domain: str,
-    package: str,
-    fields: RowMapper,
-    description: str,
-    subject: str,
     rel_tol: float = 0.01,
-    hub: HubSource | None = None,
     instruction: str = NUMERIC_INSTRUCTION,
-    local_name: str = "",
+    **declared: Unpack[Declared],
 ) -> Task:
     """A generated-number task scored with a relative tolerance (FinQA style)."""
-    return Task(
-        name=name,
-        domain=domain,
-        kind=TaskKind.NUMERIC,
-        description=description,
-        to_example=fields,
-        sample=SampleSource(package=package, directory=f"data/{name}"),
-        prompts=standard_templates(TaskKind.NUMERIC, instruction),
-        parse_answer=lambda _text, _example: None,
-        subject=subject,
-        hub=hub,
-        local_name=local_name,
-        metric="accuracy (numeric match)",
-        scorer=numeric_scorer(rel_tol=rel_tol),
+    kind = TaskKind.NUMERIC
+    prompts = standard_templates(kind, instruction)
+    scorer = numeric_scorer(rel_tol=rel_tol)
+    return _task(
+        declared, kind, prompts, _no_parser, metric="accuracy (numeric match)", scorer=scorer
     )
 
 
 def free_text_task(
     *,
-    name: str,
-    domain: str,
-    package: str,
-    fields: RowMapper,
-    description: str,
-    subject: str,
     instruction: str,
     answer_form: str,
     scorer: Scorer,
     metric: str,
     answer_tokens: int = 64,
     judge: JudgeStep | None = None,
-    hub: HubSource | None = None,
-    local_name: str = "",
-    report_by_category: bool = False,
+    **declared: Unpack[Declared],
 ) -> Task:
     """A generated-text task (e.g. a ranked differential diagnosis) with its own scorer.
 
@@ -141,20 +144,6 @@ def free_text_task(
     template; ``answer_tokens`` is the direct answer's budget (a list needs more than
     one word, but a cap keeps small local models from rambling for minutes).
     """
-    return Task(
-        name=name,
-        domain=domain,
-        kind=TaskKind.FREE_TEXT,
-        description=description,
-        to_example=fields,
-        sample=SampleSource(package=package, directory=f"data/{name}"),
-        prompts=standard_templates(TaskKind.FREE_TEXT, instruction, answer_form, answer_tokens),
-        parse_answer=lambda _text, _example: None,
-        subject=subject,
-        hub=hub,
-        local_name=local_name,
-        metric=metric,
-        scorer=scorer,
-        judge=judge,
-        report_by_category=report_by_category,
-    )
+    kind = TaskKind.FREE_TEXT
+    prompts = standard_templates(kind, instruction, answer_form, answer_tokens)
+    return _task(declared, kind, prompts, _no_parser, metric=metric, scorer=scorer, judge=judge)

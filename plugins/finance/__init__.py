@@ -1,14 +1,14 @@
 """genspec's bundled finance plugin: sentiment, numeric reasoning and MMLU finance.
 
-Declarations only; hub ids, configs, splits and fields are documented in
-``data/SOURCES.md``.
+Each task is a declaration read by the core toolkit (the hub copies, including the
+parquet mirrors used where the usual copy is a loading script, are listed with their
+fields in ``data/SOURCES.md``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import genspec
@@ -18,6 +18,7 @@ from genspec.toolkit import (
     classification_task,
     concat,
     const,
+    corpus_hook,
     joined,
     label_fields,
     numeric_fields,
@@ -118,9 +119,4 @@ def genspec_tasks() -> list[Task]:
     ]
 
 
-@genspec.hookimpl
-def genspec_corpus(domain: str) -> list[Path]:
-    """Original domain text written for this project, for adapters (``genspec adapt``)."""
-    from genspec.adapt.corpus import bundled_corpus
-
-    return bundled_corpus(__file__) if domain == DOMAIN else []
+genspec_corpus = corpus_hook(DOMAIN, __file__)

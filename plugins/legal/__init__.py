@@ -1,16 +1,22 @@
 """genspec's bundled legal plugin: LegalBench tasks, CaseHOLD and MMLU's law subjects.
 
-Declarations only; hub ids, configs, splits and fields are documented in
-``data/SOURCES.md``.
+Nothing here reads data: the toolkit does, from the declarations below; where each
+hub dataset lives and what its fields mean is in ``data/SOURCES.md``.
 """
 
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 import genspec
-from genspec.toolkit import HubSource, Task, choice_fields, const, multiple_choice_task
+from genspec.toolkit import (
+    HubSource,
+    Task,
+    choice_fields,
+    const,
+    corpus_hook,
+    multiple_choice_task,
+)
 from genspec.toolkit.suites import YES_NO, legalbench_task, mmlu_task
 
 DOMAIN = "legal"
@@ -58,6 +64,14 @@ def genspec_tasks() -> list[Task]:
             "LegalBench contract_qa: does a contract clause deal with a named issue?",
             subject="contract law",
         ),
+        mmlu_task(
+            "mmlu_law",
+            MMLU_LAW,
+            "MMLU professional law, international law and jurisprudence.",
+            domain=DOMAIN,
+            package=PACKAGE,
+            subject="law",
+        ),
         multiple_choice_task(
             name="casehold",
             domain=DOMAIN,
@@ -72,20 +86,7 @@ def genspec_tasks() -> list[Task]:
                 answer="label",
             ),
         ),
-        mmlu_task(
-            "mmlu_law",
-            MMLU_LAW,
-            "MMLU professional law, international law and jurisprudence.",
-            domain=DOMAIN,
-            package=PACKAGE,
-            subject="law",
-        ),
     ]
 
 
-@genspec.hookimpl
-def genspec_corpus(domain: str) -> list[Path]:
-    """Original domain text written for this project, for adapters (``genspec adapt``)."""
-    from genspec.adapt.corpus import bundled_corpus
-
-    return bundled_corpus(__file__) if domain == DOMAIN else []
+genspec_corpus = corpus_hook(DOMAIN, __file__)

@@ -7,20 +7,20 @@ else comes from :mod:`genspec.toolkit`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import genspec
 from genspec.toolkit import (
     HubSource,
     Task,
     choice_fields,
     classification_task,
+    corpus_hook,
     free_text_task,
     joined,
     label_fields,
     multiple_choice_task,
     optional,
 )
+from genspec.toolkit.suites import mmlu_task
 from genspec_medical import ddx
 
 DOMAIN = "medical"
@@ -28,6 +28,12 @@ PACKAGE = __name__
 JAMA_SCHEMA = (
     "case, question, options (list of 4 texts), answer (letter A-D), explanation; "
     "optional id, category, link"
+)
+MEDMCQA_HUB = HubSource(
+    "openlifescienceai/medmcqa",
+    split="validation",
+    dev_split="train",
+    note="The hub's test split has no answers, so validation is the test set.",
 )
 MMLU_MEDICAL = (
     "anatomy",
@@ -64,12 +70,7 @@ def genspec_tasks() -> list[Task]:
                 "MedMCQA: Indian medical entrance exam questions (validation split as test)."
             ),
             subject="medicine",
-            hub=HubSource(
-                "openlifescienceai/medmcqa",
-                split="validation",
-                dev_split="train",
-                note="The hub's test split has no answers, so validation is the test set.",
-            ),
+            hub=MEDMCQA_HUB,
             fields=choice_fields(
                 id="id",
                 question="question",
@@ -100,16 +101,13 @@ def genspec_tasks() -> list[Task]:
                 keep=("long_answer",),
             ),
         ),
-        multiple_choice_task(
-            name="mmlu_medical",
+        mmlu_task(
+            "mmlu_medical",
+            MMLU_MEDICAL,
+            "MMLU's six medical subjects (anatomy ... professional medicine).",
             domain=DOMAIN,
             package=PACKAGE,
-            description="MMLU's six medical subjects (anatomy ... professional medicine).",
             subject="medicine",
-            hub=HubSource("cais/mmlu", split="test", dev_split="dev", configs=MMLU_MEDICAL),
-            fields=choice_fields(
-                question="question", options="choices", answer="answer", category="subject"
-            ),
         ),
         multiple_choice_task(
             name="jama",
@@ -153,9 +151,4 @@ def genspec_tasks() -> list[Task]:
     ]
 
 
-@genspec.hookimpl
-def genspec_corpus(domain: str) -> list[Path]:
-    """Original domain text written for this project, for adapters (``genspec adapt``)."""
-    from genspec.adapt.corpus import bundled_corpus
-
-    return bundled_corpus(__file__) if domain == DOMAIN else []
+genspec_corpus = corpus_hook(DOMAIN, __file__)
