@@ -27,7 +27,7 @@ This module knows the results table and roster entries; statistics live in
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -537,22 +537,13 @@ def _comparison(
         role_a=pairing.role_a,
         model_b=pairing.model_b,
         role_b=pairing.role_b,
-        n=result.n,
         unpaired=pairing.unpaired,
-        score_a=result.score_a,
-        score_b=result.score_b,
-        difference=result.difference,
-        ci_low=result.ci_low,
-        ci_high=result.ci_high,
-        test=result.test,
-        p_value=result.p_value,
+        disagree=pairing.disagree,
+        **asdict(result),  # n, scores, difference, interval, test, p-value, discordant counts
         p_adjusted=p_adjusted,
-        a_only=result.a_only,
-        b_only=result.b_only,
         mde=power.mde,
         n_needed=power.n_needed,
         verdict=decide(result.difference, result.ci_low, result.ci_high, p_adjusted, alpha),
-        disagree=pairing.disagree,
     )
 
 

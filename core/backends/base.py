@@ -9,13 +9,34 @@ without paying twice. The engine never knows which backend it talks to
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from genspec.config.schema import ModelSpec
+from genspec.errors import BackendError, did_you_mean
 from genspec.requests import GenerateRequest, LoglikRequest, Response
 
 Completed = Iterator[tuple[int, Response]]
+
+
+def check_params(spec: ModelSpec, known: Collection[str]) -> None:
+    """A roster entry's params must be ones its backend reads: a typo would otherwise be
+    ignored silently (and land in the cache key)."""
+    for key in spec.params:
+        if key not in known:
+            raise BackendError(
+                f"model '{spec.name}': unknown {spec.backend} param '{key}'."
+                f"{did_you_mean(key, known)} Known: {', '.join(sorted(known))}"
+            )
+
+
+def check_choice(spec: ModelSpec, key: str, allowed: Collection[str]) -> None:
+    """``params[key]``, when given, must be one of ``allowed`` (e.g. a dtype)."""
+    value = spec.params.get(key, "auto")
+    if value not in allowed:
+        raise BackendError(
+            f"model '{spec.name}': params.{key} '{value}' is not one of {', '.join(allowed)}"
+        )
 
 
 class Backend(abc.ABC):

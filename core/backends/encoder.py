@@ -27,10 +27,10 @@ from transformers.utils import logging as hf_logging
 from genspec.adapt import plan as plans
 from genspec.adapt.plan import ENCODER, Plan
 from genspec.adapt.train import Objective, fit, progress, seed_all, staged, write_record
-from genspec.backends.base import Backend, Completed
+from genspec.backends.base import Backend, Completed, check_params
 from genspec.backends.hf import pick_device
 from genspec.config.schema import ModelSpec
-from genspec.errors import BackendError, did_you_mean
+from genspec.errors import BackendError
 from genspec.requests import GenerateRequest, LoglikRequest, Response
 
 KNOWN_PARAMS = frozenset({"train", "device", "batch_size"})
@@ -69,12 +69,7 @@ class EncoderBackend(Backend):
     @classmethod
     def preflight(cls, spec: ModelSpec) -> None:
         """Unknown params and an unusable recipe fail before anything loads."""
-        for key in spec.params:
-            if key not in KNOWN_PARAMS:
-                raise BackendError(
-                    f"model '{spec.name}': unknown encoder param '{key}'."
-                    f"{did_you_mean(key, KNOWN_PARAMS)} Known: {', '.join(sorted(KNOWN_PARAMS))}"
-                )
+        check_params(spec, KNOWN_PARAMS)
         if spec.scoring == "generate":
             raise BackendError(f"model '{spec.name}': {NOT_GENERATIVE} (use scoring: loglik)")
         plans.recipe(spec, ENCODER)

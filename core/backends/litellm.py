@@ -46,9 +46,9 @@ from email.utils import parsedate_to_datetime
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from genspec.backends.base import Backend, Completed
+from genspec.backends.base import Backend, Completed, check_params
 from genspec.config.schema import ModelSpec
-from genspec.errors import BackendError, did_you_mean
+from genspec.errors import BackendError
 from genspec.requests import GenerateRequest, LoglikRequest, Request, Response
 from genspec.tracking.secrets import scrub_text
 
@@ -479,17 +479,12 @@ def _env(name: str, spec: ModelSpec, purpose: str) -> str:
 
 
 def _check_params(spec: ModelSpec) -> None:
-    for key in spec.params:
-        if key == "api_key":
-            raise BackendError(
-                f"Model '{spec.name}': params.api_key is not allowed (keys never go in config); "
-                "put the key in an environment variable and name it with params.api_key_env."
-            )
-        if key not in _PARAMS:
-            raise BackendError(
-                f"Model '{spec.name}': unknown litellm param '{key}'."
-                f"{did_you_mean(key, _PARAMS)} Known: {', '.join(sorted(_PARAMS))}."
-            )
+    if "api_key" in spec.params:
+        raise BackendError(
+            f"Model '{spec.name}': params.api_key is not allowed (keys never go in config); "
+            "put the key in an environment variable and name it with params.api_key_env."
+        )
+    check_params(spec, _PARAMS)
 
 
 def _endpoint(spec: ModelSpec) -> tuple[str | None, str | None]:

@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from genspec.backends import locate
-from genspec.backends.base import Backend, Completed
+from genspec.backends.base import Backend, Completed, check_choice, check_params
 from genspec.config.schema import ModelSpec
-from genspec.errors import BackendError, did_you_mean
+from genspec.errors import BackendError
 from genspec.requests import GenerateRequest, LoglikRequest, Response
 
 KNOWN_PARAMS = frozenset(
@@ -59,17 +59,8 @@ class VLLMBackend(Backend):
                 f"model '{spec.name}' uses the vllm backend, which is not installed: "
                 f"pip install 'genspec[vllm]'"
             )
-        for key in spec.params:
-            if key not in KNOWN_PARAMS:
-                raise BackendError(
-                    f"model '{spec.name}': unknown vllm param '{key}'."
-                    f"{did_you_mean(key, KNOWN_PARAMS)} Known: {', '.join(sorted(KNOWN_PARAMS))}"
-                )
-        if spec.params.get("dtype", "auto") not in DTYPES:
-            raise BackendError(
-                f"model '{spec.name}': params.dtype '{spec.params['dtype']}' is not one of "
-                f"{', '.join(DTYPES)}"
-            )
+        check_params(spec, KNOWN_PARAMS)
+        check_choice(spec, "dtype", DTYPES)
         locate.check(spec)
 
     def __init__(self, spec: ModelSpec) -> None:

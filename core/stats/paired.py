@@ -61,6 +61,24 @@ class PairedResult:
     a_only: int | None
     b_only: int | None
 
+    @classmethod
+    def of(
+        cls, a: np.ndarray, b: np.ndarray, interval: tuple[float, float], test: PairedTest
+    ) -> PairedResult:
+        """The result for paired scores ``a`` and ``b`` with their interval and test."""
+        return cls(
+            n=a.size,
+            score_a=float(a.mean()),
+            score_b=float(b.mean()),
+            difference=float(a.mean() - b.mean()),
+            ci_low=interval[0],
+            ci_high=interval[1],
+            test=test.test,
+            p_value=test.p_value,
+            a_only=test.a_only,
+            b_only=test.b_only,
+        )
+
 
 def as_pairs(a: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Two equal-length float arrays, item i of one paired with item i of the other."""
@@ -137,15 +155,4 @@ def paired_comparison(
     first, second = as_pairs(a, b)
     low, high = paired_bootstrap_ci(first, second, confidence=confidence, n_boot=n_boot, seed=seed)
     test = paired_test(first, second, seed=seed)
-    return PairedResult(
-        n=first.size,
-        score_a=float(first.mean()),
-        score_b=float(second.mean()),
-        difference=float(first.mean() - second.mean()),
-        ci_low=low,
-        ci_high=high,
-        test=test.test,
-        p_value=test.p_value,
-        a_only=test.a_only,
-        b_only=test.b_only,
-    )
+    return PairedResult.of(first, second, (low, high), test)

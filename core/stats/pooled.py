@@ -53,15 +53,4 @@ def pooled_comparison(
         [a - b for a, b in tasks], confidence=confidence, n_boot=n_boot, seed=seed
     )
     test = paired_test(first, second, seed=seed)
-    return PairedResult(
-        n=first.size,
-        score_a=float(first.mean()),
-        score_b=float(second.mean()),
-        difference=float(first.mean() - second.mean()),
-        ci_low=interval.low,
-        ci_high=interval.high,
-        test=test.test,
-        p_value=test.p_value,
-        a_only=test.a_only,
-        b_only=test.b_only,
-    )
+    return PairedResult.of(first, second, (interval.low, interval.high), test)
