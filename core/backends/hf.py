@@ -31,6 +31,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -48,9 +49,9 @@ from transformers import (
 )
 
 from genspec.backends import locate
-from genspec.backends.base import Backend, Completed
+from genspec.backends.base import Backend, Completed, check_choice, check_params
 from genspec.config.schema import ModelSpec
-from genspec.errors import BackendError, did_you_mean
+from genspec.errors import BackendError
 from genspec.requests import GenerateRequest, LoglikRequest, Message, Response
 
 KNOWN_PARAMS = frozenset(
@@ -62,6 +63,11 @@ DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
 
 Item = TypeVar("Item")
 logger = logging.getLogger(__name__)
+# peft (0.21) still asks transformers 5 for this renamed attribute on every adapter it
+# wraps; the warning is about peft's code, not the user's, so it is not shown.
+warnings.filterwarnings(
+    "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+)
 
 
 class HFBackend(Backend):
@@ -73,18 +79,8 @@ class HFBackend(Backend):
     @classmethod
     def preflight(cls, spec: ModelSpec) -> None:
         """Reject unknown params and missing packages before any model is loaded."""
-        for key in spec.params:
-            if key not in KNOWN_PARAMS:
-                raise BackendError(
-                    f"model '{spec.name}': unknown hf param '{key}'."
-                    f"{did_you_mean(key, KNOWN_PARAMS)} Known: {', '.join(sorted(KNOWN_PARAMS))}"
-                )
-        dtype = spec.params.get("dtype", "auto")
-        if dtype != "auto" and dtype not in DTYPES:
-            raise BackendError(
-                f"model '{spec.name}': params.dtype '{dtype}' is not one of auto, "
-                f"{', '.join(DTYPES)}"
-            )
+        check_params(spec, KNOWN_PARAMS)
+        check_choice(spec, "dtype", ["auto", *DTYPES])
         locate.check(spec)
 
     def __init__(self, spec: ModelSpec) -> None:
