@@ -74,26 +74,25 @@ def _compact_table(title: str) -> Table:
         title=title,
         title_justify="left",
         box=box.SIMPLE_HEAD,
+        show_edge=False,
         pad_edge=False,
         collapse_padding=True,
     )
 
 
 def results_table(summaries: Iterable[Any], title: str) -> Table:
+    """Score with its interval and invalid rate per model × task; the ``err`` column
+    (failed calls) appears only when some call failed, so the table fits 80 columns."""
+    summaries = list(summaries)
+    columns = ["task", "model", "role", "n", "score %", "95% CI", "inv. %"]
+    if any(s.errors for s in summaries):
+        columns.append("err")
     table = _compact_table(title)
-    for column, justify in [
-        ("task", "left"),
-        ("model", "left"),
-        ("role", "left"),
-        ("n", "right"),
-        ("score %", "right"),
-        ("95% CI", "right"),
-        ("inv. %", "right"),
-        ("err", "right"),
-    ]:
+    for column in columns:
+        justify = "left" if column in ("task", "model", "role") else "right"
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for s in summaries:
-        table.add_row(
+        cells = [
             s.task,
             s.model,
             s.role,
@@ -102,7 +101,8 @@ def results_table(summaries: Iterable[Any], title: str) -> Table:
             f"{_pct(s.ci_low)}–{_pct(s.ci_high)}",
             _pct(s.invalid_rate),
             str(s.errors),
-        )
+        ]
+        table.add_row(*cells[: len(columns)])
     return table
 
 

@@ -198,8 +198,13 @@ def test_abandoned_iteration_frees_its_slots(backend_for: Any) -> None:
         stream = backend.generate([question(i) for i in range(40)])
         next(stream)
         stream.close()
+        # the server finishes the abandoned requests' latency on its own; count afresh
+        deadline = time.monotonic() + 5
+        while server.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        server.max_in_flight = 0
         later = answers(backend, [question(i) for i in range(8)])
-        assert server.max_in_flight == 4
+        assert server.max_in_flight == 4  # all four slots are free again, and no more
     assert sorted(later) == list(range(8))
 
 
@@ -588,7 +593,8 @@ def test_cost_tokens_and_model_version_reach_the_terminal_and_mlflow(workdir: Pa
     table = lines[start : lines.index("", start + 2)]
     assert any(line.split()[:1] == ["priced"] for line in table)
     assert not any("cost-unpriced" in line for line in table)
-    assert "acc/$" in table[2] and max(len(line.rstrip()) for line in table) <= 80
+    header = next(line for line in table if line.split()[:1] == ["model"])
+    assert "acc/$" in header and max(len(line.rstrip()) for line in table) <= 80
 
     # drift: what the provider said it served, and when the run was
     params = children["priced"].data.params
