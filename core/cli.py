@@ -9,12 +9,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from genspec import __version__
 from genspec.errors import GenspecError
+
+if TYPE_CHECKING:
+    from genspec.config.schema import RunConfig
 
 RUN_HELP = """Run a domain's tasks on a roster of models and print the verdict.
 
@@ -93,9 +96,28 @@ def run(multirun: bool, config_dir: str | None, overrides: tuple[str, ...]) -> N
         return
     from genspec.config.hydra_app import multirun as hydra_multirun
 
-    failed = hydra_multirun(list(overrides), config_dir, len(jobs))
+    statuses = hydra_multirun(list(overrides), config_dir)
+    _cross_domain_summary(statuses, composed[0][0])
+    failed = len(jobs) - sum(bool(s["ok"]) for s in statuses)
     if failed:
         raise GenspecError(f"{failed} of {len(jobs)} multirun job(s) failed (see messages above).")
+
+
+def _cross_domain_summary(statuses: list[dict[str, Any]], config: RunConfig) -> None:
+    """After a sweep over several domains, the answer it was run for: does the pattern
+    repeat across domains? (Each domain's own verdict was printed as it finished.)"""
+    logged = {s["domain"]: s["run_id"] for s in statuses if s.get("run_id")}
+    if len(logged) < 2 or len(logged) < sum(bool(s.get("run_id")) for s in statuses):
+        return  # one domain, or several runs per domain (a roster sweep): see genspec report
+    from genspec.console import warning_line
+    from genspec.report import show_cross_domain
+    from genspec.tracking.mlflow_log import tracking_uri
+    from genspec.tracking.reader import find_runs
+
+    try:
+        show_cross_domain(find_runs(tracking_uri(config.tracking), run_ids=list(logged.values())))
+    except GenspecError as error:  # the runs are logged; only this summary is missing
+        warning_line(f"{error} (the cross-domain verdict: genspec report)")
 
 
 ADAPT_HELP = """Train a LoRA domain adapter for a local model (peft) and cache it.

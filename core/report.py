@@ -124,6 +124,13 @@ def render(runs: Sequence[StoredRun], fmt: str, plots: Path | None = None) -> No
             console.print(f"wrote {path}", style="dim")
 
 
+def show_cross_domain(runs: Sequence[StoredRun]) -> None:
+    """The cross-domain verdict and its table alone (each domain's detail is elsewhere)."""
+    verdict = cross_domain([e for _, e in _evidences(runs)])
+    console.print(Markdown(verdict.to_markdown()))
+    console.print("Every domain's evidence again, plots and other formats: genspec report")
+
+
 def _markdown(
     verdict: CrossDomainVerdict, pairs: Sequence[tuple[StoredRun, DomainEvidence]]
 ) -> str:

@@ -13,6 +13,19 @@ from conftest import MOCK_MODELS, write_roster
 from genspec.cli import cli
 
 
+def test_a_multirun_over_domains_ends_with_the_cross_domain_verdict(workdir: Path) -> None:
+    conf = write_roster(workdir / "conf", "dry", MOCK_MODELS)
+    args = ["run", "-m", "domain=medical,legal", "roster=dry", "limit=4", "--config-dir", str(conf)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    summary = result.output[result.output.rindex("Across domains") :]
+    assert "legal" in summary and "medical" in summary and "genspec report" in summary
+
+    one_domain = CliRunner().invoke(cli, [*args[:2], "domain=finance", "seed=1,2", *args[3:]])
+    assert one_domain.exit_code == 0, one_domain.output
+    assert "Across domains" not in one_domain.output  # no cross-domain question to answer
+
+
 def test_report_reads_every_domain_back_in_each_format(workdir: Path) -> None:
     conf = write_roster(workdir / "conf", "dry", MOCK_MODELS)
     runner = CliRunner()

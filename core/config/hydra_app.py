@@ -47,8 +47,9 @@ def _job(cfg: Any) -> int:
     return 0 if status["ok"] else 1
 
 
-def multirun(overrides: list[str], config_dir: str | None, jobs: int) -> int:
-    """Run the sweep of ``jobs`` jobs through Hydra; returns how many did not succeed."""
+def multirun(overrides: list[str], config_dir: str | None) -> list[dict[str, Any]]:
+    """Run the sweep through Hydra; returns each finished job's status (domain, ok,
+    run_id, error), read from its output folder wherever the launcher ran it."""
     import hydra
 
     sweep_dir = Path(".genspec/multirun") / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
@@ -61,5 +62,4 @@ def multirun(overrides: list[str], config_dir: str | None, jobs: int) -> int:
         app()
     finally:
         sys.argv = saved
-    statuses = [json.loads(p.read_text()) for p in sweep_dir.glob(f"*/{STATUS_FILE}")]
-    return jobs - sum(bool(s["ok"]) for s in statuses)
+    return [json.loads(p.read_text()) for p in sorted(sweep_dir.glob(f"*/{STATUS_FILE}"))]
