@@ -373,7 +373,7 @@ def test_encoder_training_fits_its_items(bert: Path, workdir: Path) -> None:
     EncoderBackend(spec)
     [folder] = (workdir / "cache" / "encoders").iterdir()
     losses = [s["loss"] for s in json.loads((folder / "genspec_encoder.json").read_text())["steps"]]
-    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
+    assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
 
 
 def test_open_encoder_roster_names_the_seed_encoders_and_passes_preflight() -> None:

@@ -107,6 +107,8 @@ def tiny_bert(folder: Path) -> Path:
         num_attention_heads=4,
         max_position_embeddings=512,
         pad_token_id=tokenizer.pad_token_id,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
         initializer_range=0.2,  # distinct representations: a few steps can separate items
     )
     torch.manual_seed(0)
