@@ -37,7 +37,7 @@ def main() -> None:
     from genspec.adapt import plan as plans
     from genspec.adapt.lora import train
     from genspec.adapt.train import Step
-    from genspec.backends.hf import load, pick_dtype
+    from genspec.backends.hf import adapter_dtype, load, pick_dtype
     from genspec.config.schema import DataConfig, ModelSpec
 
     recipe = {"steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len}
@@ -56,7 +56,8 @@ def main() -> None:
     plan = plans.build(plans.base_of(spec), plans.recipe(spec, plans.LORA))
     device = torch.device(args.device)
     started = time.perf_counter()
-    model, tokenizer = load(plans.base_of(spec), device, pick_dtype("auto", device))
+    dtype = adapter_dtype(device, pick_dtype("auto", device))  # as the run trains it
+    model, tokenizer = load(plans.base_of(spec), device, dtype)
     loaded = time.perf_counter() - started
     cpu: list[float] = []
     clock = [time.process_time()]

@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from tiny import tiny_bert, tiny_llama
 
 from conftest import write_roster
-from genspec.adapt import lora
+from genspec.adapt import lora, train
 from genspec.adapt import plan as plans
 from genspec.adapt.settings import AdaptSettings
 from genspec.adapt.train import _accumulate, schedule
@@ -186,9 +186,13 @@ def test_supervised_items_put_the_loss_on_the_gold_answer_only(llama: Path) -> N
         assert all(t in (lora.IGNORE, inputs[i + 1]) for i, t in enumerate(targets[:-1]))
 
 
-def test_a_step_split_into_micro_batches_has_the_same_gradient(llama: Path) -> None:
+def test_a_step_split_into_micro_batches_has_the_same_gradient(
+    llama: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What lets a GPU halve its micro-batch on out-of-memory without changing the recipe."""
     from transformers import AutoModelForCausalLM
+
+    monkeypatch.setattr(train, "native_cpu_bf16", lambda: False)  # fp32: sums match closely
 
     model = AutoModelForCausalLM.from_pretrained(llama)
     goal = lora.objective(0, torch.device("cpu"))
@@ -202,6 +206,16 @@ def test_a_step_split_into_micro_batches_has_the_same_gradient(llama: Path) -> N
     for a, b in zip(grads[0][1], grads[1][1], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
     assert schedule(3, 4, 2, seed=1) == schedule(3, 4, 2, seed=1) != schedule(3, 4, 2, seed=2)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_training_computes_in_bf16_only_with_bf16_instructions(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(train, "native_cpu_bf16", lambda: native)
+    with train.autocast(torch.device("cpu")):
+        product = torch.ones(2, 2) @ torch.ones(2, 2)
+    assert product.dtype == (torch.bfloat16 if native else torch.float32)
 
 
 def test_adapter_trains_on_first_use_then_loads_from_cache_and_moves_the_model(
@@ -221,6 +235,24 @@ def test_adapter_trains_on_first_use_then_loads_from_cache_and_moves_the_model(
 
     monkeypatch.setattr(lora, "train", no_training)
     assert scores(HFBackend(spec)) == scores(first)  # exactly what the first run answered
+
+
+def test_a_bf16_run_on_a_cpu_rounds_the_float32_merge_once(llama: Path, workdir: Path) -> None:
+    """Merged straight into bf16 weights a short adapter's updates would round away:
+    the merge is done in float32 and each merged weight rounded once, while buffers
+    such as the rotary frequencies stay float32, as ``from_pretrained`` builds them."""
+    spec = adapted_spec(llama)
+
+    def merged(dtype: str) -> torch.nn.Module:
+        params = {**spec.params, "dtype": dtype}
+        return HFBackend(bound(spec.model_copy(update={"params": params}))).model
+
+    wide, narrow = merged("float32"), merged("bfloat16")
+    assert {p.dtype for p in narrow.parameters()} == {torch.bfloat16}
+    assert narrow.model.rotary_emb.inv_freq.dtype == torch.float32
+    wide_weights = dict(wide.named_parameters())
+    for name, weight in narrow.named_parameters():
+        assert torch.equal(weight, wide_weights[name].to(torch.bfloat16)), name
 
 
 def test_adapter_is_reproducible_from_its_seed(

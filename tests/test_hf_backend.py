@@ -28,7 +28,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from genspec.backends import locate
+from genspec.backends import hf, locate
 from genspec.backends.hf import Batcher, HFBackend, pack
 from genspec.backends.registry import backend_class
 from genspec.config.schema import ModelSpec
@@ -113,7 +113,10 @@ def hf_spec(folder: Path | str, **params: Any) -> ModelSpec:
 
 @pytest.fixture(scope="module", params=[False, True], ids=["plain", "chat"])
 def backend(request: pytest.FixtureRequest, tiny_model: Path) -> Iterator[HFBackend]:
-    loaded = HFBackend(hf_spec(tiny_model, chat_template=request.param, device="cpu"))
+    # float32: these tests compare against a float32 reference computed here
+    loaded = HFBackend(
+        hf_spec(tiny_model, chat_template=request.param, device="cpu", dtype="float32")
+    )
     yield loaded
     loaded.close()
 
@@ -212,7 +215,7 @@ def test_sliding_window_model_scores_like_the_reference(tmp_path: Path) -> None:
         layer_types=["sliding_attention", "full_attention"],
     )
     folder = save_tiny(tmp_path, Gemma3ForCausalLM, config)
-    gemma = HFBackend(hf_spec(folder, chat_template=False, device="cpu"))
+    gemma = HFBackend(hf_spec(folder, chat_template=False, device="cpu", dtype="float32"))
     for request, got in zip(LOGLIK_REQUESTS, scores(gemma, LOGLIK_REQUESTS), strict=True):
         expected = [reference_logprob(gemma, request, c) for c in request.continuations]
         assert got == pytest.approx(expected, abs=TOLERANCE)
@@ -304,6 +307,17 @@ def test_preflight_rejects_unknown_params_and_bad_dtype(tiny_model: Path) -> Non
     with pytest.raises(BackendError, match=r"params\.dtype 'fp8' is not one of"):
         HFBackend.preflight(hf_spec(tiny_model, dtype="fp8"))
     HFBackend.preflight(hf_spec(tiny_model, dtype="bfloat16", batch_tokens=512))
+
+
+def test_auto_dtype_is_bf16_on_a_cpu_only_with_bf16_instructions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(hf, "native_cpu_bf16", lambda: True)
+    assert hf.pick_dtype("auto", cpu) == torch.bfloat16
+    assert hf.pick_dtype("float32", cpu) == torch.float32  # an explicit dtype wins
+    monkeypatch.setattr(hf, "native_cpu_bf16", lambda: False)
+    assert hf.pick_dtype("auto", cpu) == torch.float32  # emulated bf16 is slower
 
 
 def test_preflight_names_the_pip_install_for_a_missing_package() -> None:

@@ -122,7 +122,7 @@ def _train_logged(config: RunConfig, spec: ModelSpec, plan: Plan) -> str:
 
     from genspec.adapt.lora import train
     from genspec.adapt.train import Step, progress
-    from genspec.backends.hf import load, pick_device, pick_dtype
+    from genspec.backends.hf import adapter_dtype, load, pick_device, pick_dtype
     from genspec.tracking.mlflow_log import tracking_uri
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # no table-creation chatter
@@ -131,7 +131,8 @@ def _train_logged(config: RunConfig, spec: ModelSpec, plan: Plan) -> str:
     _experiment(mlflow, config.tracking.experiment or f"genspec-{plan.domain}", uri)
     base = plans.base_of(spec)
     device = pick_device(base.params.get("device", "auto"))
-    model, tokenizer = load(base, device, pick_dtype(base.params.get("dtype", "auto"), device))
+    dtype = adapter_dtype(device, pick_dtype(base.params.get("dtype", "auto"), device))
+    model, tokenizer = load(base, device, dtype)
     tags = {"genspec.adapt.domain": plan.domain, "genspec.adapt.key": plan.key}
     with mlflow.start_run(run_name=f"adapt · {spec.name} · {plan.domain}", tags=tags) as run:
         mlflow.log_params(_params(plan, device))

@@ -13,7 +13,8 @@ Where the time goes, and what this backend does about it (see FACTS.md):
 - Requests are sorted longest first (an out-of-memory error shows in the first
   batch, not after an hour) and packed into batches by a token budget. On a GPU an
   out-of-memory error halves the budget and retries (:class:`Batcher`); it never
-  ends the run. CUDA runs in bf16 with SDPA attention.
+  ends the run. CUDA runs in bf16 with SDPA attention, and so does a CPU with bf16
+  instructions (2-3x its float32 speed; ``dtype: float32`` opts out).
 - GGUF weights are dequantised once and cached as safetensors (:mod:`.locate`).
 
 Params (``ModelSpec.params``): ``dtype`` (auto|float32|bfloat16|float16), ``device``
@@ -516,34 +517,68 @@ def pick_device(name: str) -> torch.device:
 
 
 def pick_dtype(name: str, device: torch.device) -> torch.dtype:
-    """``auto``: bfloat16 on a GPU (float16 where it lacks bf16); float32 on a CPU."""
+    """``auto``: the fastest dtype the hardware computes natively.
+
+    bfloat16 on a GPU (float16 where it lacks bf16); on a CPU, bfloat16 where it has
+    bf16 instructions (AVX512-BF16 or AMX: 2-3x fp32's speed for a small model, see
+    FACTS.md), else float32 (emulated bf16 would be slower than fp32).
+    """
     if name != "auto":
         return DTYPES[name]
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
+    return torch.bfloat16 if native_cpu_bf16() else torch.float32
+
+
+def native_cpu_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (x86 AVX512-BF16 or AMX)."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
 def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
-    """Model and tokenizer, from the converted cache when the weights are GGUF."""
+    """Model and tokenizer, from the converted cache when the weights are GGUF.
+
+    An adapter is trained and merged in :func:`adapter_dtype`; the merged weights are
+    then loaded into a model built in ``dtype``.
+    """
     transformers.utils.logging.disable_progress_bar()  # the engine shows its own progress
     located = locate.locate(spec)
     path = locate.loadable(located)
     gguf = located.gguf_file if path == located.path else None
     extra = {"attn_implementation": "sdpa"} if device.type == "cuda" else {}
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=gguf)
-        model = AutoModelForCausalLM.from_pretrained(path, gguf_file=gguf, dtype=dtype, **extra)
-    except OSError as error:
-        raise BackendError(f"model '{spec.name}' cannot be loaded from {path}: {error}") from error
+
+    def build(weights: torch.dtype) -> PreTrainedModel:
+        return _pretrained(AutoModelForCausalLM, spec, path, gguf_file=gguf, dtype=weights, **extra)
+
     adapter = spec.params.get("adapter")
+    tokenizer = _pretrained(AutoTokenizer, spec, path, gguf_file=gguf)
+    model = build(adapter_dtype(device, dtype) if adapter else dtype)
     if adapter == "auto":  # trained here on first use (genspec.adapt), then cached
         from genspec.adapt.lora import adapted
 
         model = adapted(model, tokenizer, spec, device)
     elif adapter:
         model = with_adapter(model, str(adapter), spec.name)
+    if model.dtype != dtype:  # each merged weight is rounded once; buffers as built
+        merged = model.state_dict()
+        model = build(dtype)
+        model.load_state_dict(merged)
     return model.to(device).eval(), tokenizer
+
+
+def adapter_dtype(device: torch.device, dtype: torch.dtype) -> torch.dtype:
+    """The dtype adapters are trained and merged in: float32 on a CPU (merged straight
+    into bf16 weights, a short adapter's small updates would round away); the run's own
+    on a GPU (where a large model in float32 might not fit, and training autocasts)."""
+    return torch.float32 if device.type == "cpu" else dtype
+
+
+def _pretrained(factory: Any, spec: ModelSpec, path: str, **kwargs: Any) -> Any:
+    """``factory.from_pretrained(path)``; a missing or broken folder is one line."""
+    try:
+        return factory.from_pretrained(path, **kwargs)
+    except OSError as error:
+        raise BackendError(f"model '{spec.name}' cannot be loaded from {path}: {error}") from error
 
 
 def with_adapter(model: PreTrainedModel, adapter: str, name: str) -> PreTrainedModel:
