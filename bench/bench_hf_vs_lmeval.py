@@ -426,7 +426,7 @@ def main() -> None:
         timed(backend.device, theirs, lambda part=part: lmeval.scores(part))
     run_bare = gpu if args.bare is None else args.bare
     bare = (
-        bare_limit(backend, requests, 512 if gpu else 256, backend.batcher.tokens)
+        bare_limit(backend, requests, 512 if gpu else 256, backend.scorer.tokens)
         if run_bare
         else None
     )
@@ -447,7 +447,7 @@ def main() -> None:
         "items": n_items,
         "context_tokens": context_tokens,
         "lmeval_batch_size": str(lmeval.lm.batch_size),
-        "genspec_batch_tokens": backend.batcher.tokens,
+        "genspec_batch_tokens": backend.scorer.tokens,
         "genspec_items_per_s": n_items / ours.seconds,
         "lmeval_items_per_s": n_items / theirs.seconds,
         "speedup": theirs.seconds / ours.seconds,

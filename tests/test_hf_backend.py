@@ -182,7 +182,7 @@ def test_batched_loglikelihood_equals_one_at_a_time_and_reference(backend: HFBac
 def test_small_token_budget_gives_the_same_scores(backend: HFBackend, monkeypatch) -> None:
     """Many small batches (and requests wider than the budget) change nothing."""
     whole = scores(backend, LOGLIK_REQUESTS)
-    monkeypatch.setattr(backend.batcher, "tokens", 40)
+    monkeypatch.setattr(backend.scorer, "tokens", 40)
     assert flat(scores(backend, LOGLIK_REQUESTS)) == pytest.approx(flat(whole), abs=TOLERANCE)
 
 

@@ -18,8 +18,9 @@ Where the time goes, and what this backend does about it (see FACTS.md):
 - GGUF weights are dequantised once and cached as safetensors (:mod:`.locate`).
 
 Params (``ModelSpec.params``): ``dtype`` (auto|float32|bfloat16|float16), ``device``
-(auto|cpu|cuda|cuda:N), ``batch_tokens`` (padded tokens per forward pass; on a GPU
-the starting point, halved on out-of-memory),
+(auto|cpu|cuda|cuda:N), ``batch_tokens`` (padded tokens per forward pass, for
+scoring and generation alike; by default :data:`SCORE_BATCH_TOKENS` and
+:data:`GENERATE_BATCH_TOKENS`; on a GPU the starting point, halved on out-of-memory),
 ``chat_template`` (false: plain prompts even if the tokenizer has a template),
 ``adapter`` (a peft LoRA folder, or ``auto``: trained for the run's domain from the
 recipe in ``adapt``, see :mod:`genspec.adapt`), ``gguf_file`` and ``package`` (see
@@ -59,8 +60,12 @@ KNOWN_PARAMS = frozenset(
     {"dtype", "device", "batch_tokens", "chat_template", "adapter", "adapt", "gguf_file", "package"}
 )
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-#: padded tokens per forward pass; CPU time grows with it, GPU throughput saturates late
-DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
+#: padded tokens per scoring pass. On a CPU small batches stay in cache: 2048 ran 10-13%
+#: faster than 4096 on 2 cores, bf16 and fp32 (bench/README.md); a GPU saturates late.
+SCORE_BATCH_TOKENS = {"cpu": 2048, "cuda": 32768}
+#: generation's batches count every token a row may reach; decoding gains from more rows
+#: per step, so a CPU takes twice scoring's (ddx on SmolLM2: 8.5 s at 4096, 10.3 s at 2048)
+GENERATE_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
 
 Item = TypeVar("Item")
 logger = logging.getLogger(__name__)
@@ -89,9 +94,10 @@ class HFBackend(Backend):
         self.preflight(spec)
         self.device = pick_device(spec.params.get("device", "auto"))
         self.dtype = pick_dtype(spec.params.get("dtype", "auto"), self.device)
-        self.batcher = Batcher(
-            int(spec.params.get("batch_tokens", DEFAULT_BATCH_TOKENS[self.device.type]))
-        )
+        budget = spec.params.get("batch_tokens")
+        kind = self.device.type
+        self.scorer = Batcher(int(budget or SCORE_BATCH_TOKENS[kind]))
+        self.generator = Batcher(int(budget or GENERATE_BATCH_TOKENS[kind]))
         self.model, tokenizer = load(spec, self.device, self.dtype)
         self.prompter = Prompter(tokenizer, use_chat=spec.params.get("chat_template", True))
 
@@ -105,7 +111,7 @@ class HFBackend(Backend):
         short = [u for u in units if u.single_token]
         long = [u for u in units if not u.single_token]
         for group, work in ((short, self._score_single), (long, self._score_with_cache)):
-            for unit, response in self.batcher.run(group, Unit.size, work):
+            for unit, response in self.scorer.run(group, Unit.size, work):
                 yield unit.request, response
 
     def generate(self, requests: Sequence[GenerateRequest]) -> Completed:
@@ -114,7 +120,7 @@ class HFBackend(Backend):
             Prompt(i, r, self.prompter.ids(self.prompter.text(r.messages)))
             for i, r in enumerate(requests)
         ]
-        for prompt, response in self.batcher.run(prompts, Prompt.size, self._generate):
+        for prompt, response in self.generator.run(prompts, Prompt.size, self._generate):
             yield prompt.index, response
 
     def close(self) -> None:
