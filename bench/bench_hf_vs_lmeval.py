@@ -13,6 +13,8 @@ the model in full, unpadded batches with no evaluation logic.
     python bench/bench_hf_vs_lmeval.py --device cpu --items 300
     # GPU: a ~1B Llama-architecture model with random weights (no download)
     python bench/bench_hf_vs_lmeval.py --device cuda --items 3000
+    # memory: Llama 3 8B's shape in bf16 on a GPU capped at 24 GiB (a 24 GB card)
+    python bench/bench_hf_vs_lmeval.py --device cuda --size 8b --memory-gib 24 --items 1000
 
 Options: ``--choices letters`` scores " A".." D" (one token each, the usual MC setup)
 and ``--choices text`` scores each option's text (several tokens: genspec's KV-cache
@@ -66,6 +68,15 @@ LLAMA_1B = {
     "rope_theta": 500000.0,
     "tie_word_embeddings": True,
 }
+#: Llama 3 8B's shape: for the memory check (an 8B model in bf16 on a 24 GB GPU)
+LLAMA_8B = {
+    **LLAMA_1B,
+    "hidden_size": 4096,
+    "intermediate_size": 14336,
+    "num_hidden_layers": 32,
+    "tie_word_embeddings": False,
+}
+SHAPES = {"1b": LLAMA_1B, "8b": LLAMA_8B}
 LIBC = ctypes.CDLL("libc.so.6")
 #: a gap between the best two options this small (nats) is a tie at this dtype
 TIE = {torch.float32: 1e-3, torch.bfloat16: 0.1}
@@ -177,34 +188,42 @@ def loglik_request(item: Item, choices: str) -> LoglikRequest:
 # --- the model -------------------------------------------------------------------------
 
 
-def model_spec(device: str, dtype: str, workdir: Path) -> ModelSpec:
-    """SmolLM2 on a CPU; on a GPU a ~1B random Llama saved once (weights from a seed)."""
+def model_spec(device: str, dtype: str, workdir: Path, size: str) -> ModelSpec:
+    """SmolLM2 on a CPU; on a GPU a random Llama of ``size`` saved once (from a seed)."""
     params = {"device": device, "dtype": dtype}
     if device == "cpu":
         return SMOLLM2.model_copy(update={"params": {**SMOLLM2.params, **params}})
-    folder = workdir / "llama-1b-random"
+    name = f"llama-{size}-random"
+    folder = workdir / name
     if not (folder / "config.json").is_file():
-        save_random_llama(folder)
-    return ModelSpec(name="llama-1b-random", id=str(folder), role="base", params=params)
+        save_random_llama(folder, SHAPES[size])
+    return ModelSpec(name=name, id=str(folder), role="base", params=params)
 
 
-def save_random_llama(folder: Path) -> None:
-    """Llama 3.2 1B's architecture with random weights, and SmolLM2's tokenizer (its ids
-    all fall inside the larger vocabulary)."""
+def save_random_llama(folder: Path, shape: dict[str, Any]) -> None:
+    """A Llama 3 architecture with random weights, built in bf16 on the GPU (an 8B
+    model never exists in float32), and SmolLM2's tokenizer (its ids all fall inside
+    the larger vocabulary)."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     smol = locate.loadable(locate.locate(SMOLLM2))
     tokenizer = AutoTokenizer.from_pretrained(smol)
     config = LlamaConfig(
-        **LLAMA_1B,
+        **shape,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(0)
-    with torch.device("cuda"):
-        model = LlamaForCausalLM(config).to(torch.bfloat16)
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        with torch.device("cuda"):
+            model = LlamaForCausalLM(config)
+    finally:
+        torch.set_default_dtype(torch.float32)
     model.save_pretrained(folder)
+    del model
+    torch.cuda.empty_cache()
     tokenizer.save_pretrained(folder)
 
 
@@ -405,15 +424,25 @@ def main() -> None:
         default=None,
         help="measure the bare forward-pass limit (default: on a GPU only)",
     )
+    parser.add_argument("--size", choices=sorted(SHAPES), default="1b", help="GPU model")
+    parser.add_argument(
+        "--memory-gib",
+        type=float,
+        default=None,
+        help="GPU: cap this process's GPU memory, as on a smaller card (e.g. 24)",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     gpu = args.device == "cuda"
     if gpu and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA GPU here")
+    if args.memory_gib:
+        total = torch.cuda.get_device_properties(0).total_memory
+        torch.cuda.set_per_process_memory_fraction(min(1.0, args.memory_gib * 2**30 / total))
     dtype_name = args.dtype or ("bfloat16" if gpu else "float32")
     n_items = args.items or (3000 if gpu else 300)
 
-    backend = HFBackend(model_spec(args.device, dtype_name, args.workdir))
+    backend = HFBackend(model_spec(args.device, dtype_name, args.workdir, args.size))
     lmeval = LmEval(backend, args.lmeval_batch or ("auto" if gpu else "8"), backend.dtype)
     requests = [loglik_request(item, args.choices) for item in make_items(n_items)]
     warmup = requests[:8]
@@ -439,6 +468,7 @@ def main() -> None:
         for x, y in zip(a, b, strict=True)
     ]
     context_tokens = sum(len(backend.encode(0, r).context) for r in requests)
+    model_bytes = sum(p.numel() * p.element_size() for p in backend.model.parameters())
     report = {
         "machine": machine(backend.device),
         "model": backend.spec.name,
@@ -455,7 +485,9 @@ def main() -> None:
         "genspec_share_of_bare": bare / ours.seconds if bare else None,
         "genspec_peak_extra_mib": ours.peak_bytes / 2**20,
         "lmeval_peak_extra_mib": theirs.peak_bytes / 2**20,
-        "model_mib": sum(p.numel() * p.element_size() for p in backend.model.parameters()) / 2**20,
+        "model_mib": model_bytes / 2**20,
+        "gpu_memory_cap_gib": args.memory_gib,  # a smaller card, emulated
+        "genspec_peak_total_gib": (model_bytes + ours.peak_bytes) / 2**30,
         "agreement": 1 - len(differ) / n_items,
         "max_abs_logprob_diff": max(deltas),
         "disagreements": differ,
