@@ -37,7 +37,8 @@ def main() -> None:
     from genspec.adapt import plan as plans
     from genspec.adapt.lora import train
     from genspec.adapt.train import Step
-    from genspec.backends.hf import adapter_dtype, load, pick_dtype
+    from genspec.backends.devices import adapter_dtype, pick_dtype
+    from genspec.backends.hf import load
     from genspec.config.schema import DataConfig, ModelSpec
 
     recipe = {"steps": args.steps, "batch_size": args.batch_size, "seq_len": args.seq_len}

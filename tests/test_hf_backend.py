@@ -28,7 +28,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from genspec.backends import hf, locate
+from genspec.backends import devices, locate
 from genspec.backends.hf import Batcher, HFBackend, pack
 from genspec.backends.registry import backend_class
 from genspec.config.schema import ModelSpec
@@ -313,11 +313,11 @@ def test_auto_dtype_is_bf16_on_a_cpu_only_with_bf16_instructions(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cpu = torch.device("cpu")
-    monkeypatch.setattr(hf, "native_cpu_bf16", lambda: True)
-    assert hf.pick_dtype("auto", cpu) == torch.bfloat16
-    assert hf.pick_dtype("float32", cpu) == torch.float32  # an explicit dtype wins
-    monkeypatch.setattr(hf, "native_cpu_bf16", lambda: False)
-    assert hf.pick_dtype("auto", cpu) == torch.float32  # emulated bf16 is slower
+    monkeypatch.setattr(devices, "native_cpu_bf16", lambda: True)
+    assert devices.pick_dtype("auto", cpu) == torch.bfloat16
+    assert devices.pick_dtype("float32", cpu) == torch.float32  # an explicit dtype wins
+    monkeypatch.setattr(devices, "native_cpu_bf16", lambda: False)
+    assert devices.pick_dtype("auto", cpu) == torch.float32  # emulated bf16 is slower
 
 
 def test_preflight_names_the_pip_install_for_a_missing_package() -> None:

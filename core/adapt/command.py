@@ -122,7 +122,8 @@ def _train_logged(config: RunConfig, spec: ModelSpec, plan: Plan) -> str:
 
     from genspec.adapt.lora import train
     from genspec.adapt.train import Step, progress
-    from genspec.backends.hf import adapter_dtype, load, pick_device, pick_dtype
+    from genspec.backends.devices import adapter_dtype, pick_device, pick_dtype
+    from genspec.backends.hf import load
     from genspec.tracking.mlflow_log import tracking_uri
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # no table-creation chatter

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import torch
 
 from genspec.adapt.settings import TrainSettings
-from genspec.backends.hf import native_cpu_bf16
+from genspec.backends.devices import native_cpu_bf16
 from genspec.backends.locate import _publish
 from genspec.errors import BackendError
 

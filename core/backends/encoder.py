@@ -28,7 +28,7 @@ from genspec.adapt import plan as plans
 from genspec.adapt.plan import ENCODER, Plan
 from genspec.adapt.train import Objective, fit, progress, seed_all, staged, write_record
 from genspec.backends.base import Backend, Completed, check_params
-from genspec.backends.hf import pick_device
+from genspec.backends.devices import pick_device
 from genspec.config.schema import ModelSpec
 from genspec.errors import BackendError
 from genspec.requests import GenerateRequest, LoglikRequest, Response

@@ -52,6 +52,7 @@ from transformers import (
 
 from genspec.backends import locate
 from genspec.backends.base import Backend, Completed, check_choice, check_params
+from genspec.backends.devices import DTYPES, adapter_dtype, pick_device, pick_dtype
 from genspec.config.schema import ModelSpec
 from genspec.errors import BackendError
 from genspec.requests import GenerateRequest, LoglikRequest, Message, Response
@@ -59,7 +60,6 @@ from genspec.requests import GenerateRequest, LoglikRequest, Message, Response
 KNOWN_PARAMS = frozenset(
     {"dtype", "device", "batch_tokens", "chat_template", "adapter", "adapt", "gguf_file", "package"}
 )
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 #: padded tokens per scoring pass. On a CPU small batches stay in cache: 2048 ran 10-13%
 #: faster than 4096 on 2 cores, bf16 and fp32 (bench/README.md); a GPU saturates late.
 SCORE_BATCH_TOKENS = {"cpu": 2048, "cuda": 32768}
@@ -513,34 +513,6 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> str:
     return text[: min(cuts)] if cuts else text
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto``: the GPU when CUDA is available, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BackendError(f"params.device is '{name}' but CUDA is not available here")
-    return torch.device(name)
-
-
-def pick_dtype(name: str, device: torch.device) -> torch.dtype:
-    """``auto``: the fastest dtype the hardware computes natively.
-
-    bfloat16 on a GPU (float16 where it lacks bf16); on a CPU, bfloat16 where it has
-    bf16 instructions (AVX512-BF16 or AMX: 2-3x fp32's speed for a small model, see
-    FACTS.md), else float32 (emulated bf16 would be slower than fp32).
-    """
-    if name != "auto":
-        return DTYPES[name]
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if native_cpu_bf16() else torch.float32
-
-
-def native_cpu_bf16() -> bool:
-    """Whether this CPU multiplies bf16 matrices in hardware (x86 AVX512-BF16 or AMX)."""
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-
-
 def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
     """Model and tokenizer, from the converted cache when the weights are GGUF.
 
@@ -565,18 +537,12 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> tuple[Any
         model = adapted(model, tokenizer, spec, device)
     elif adapter:
         model = with_adapter(model, str(adapter), spec.name)
-    if model.dtype != dtype:  # each merged weight is rounded once; buffers as built
+    if model.dtype != dtype:  # each merged weight rounded once; buffers as built (one more
+        # read of the weights file: from_pretrained cannot take a state dict instead)
         merged = model.state_dict()
         model = build(dtype)
         model.load_state_dict(merged)
     return model.to(device).eval(), tokenizer
-
-
-def adapter_dtype(device: torch.device, dtype: torch.dtype) -> torch.dtype:
-    """The dtype adapters are trained and merged in: float32 on a CPU (merged straight
-    into bf16 weights, a short adapter's small updates would round away); the run's own
-    on a GPU (where a large model in float32 might not fit, and training autocasts)."""
-    return torch.float32 if device.type == "cpu" else dtype
 
 
 def _pretrained(factory: Any, spec: ModelSpec, path: str, **kwargs: Any) -> Any:
