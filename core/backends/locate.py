@@ -26,8 +26,6 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,10 +176,12 @@ def convert_gguf(located: Located, target: Path) -> None:
     from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from genspec.backends.gguf_files import fast_gguf_reading
+
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        with _one_reader_per_file():
+        with fast_gguf_reading():
             tokenizer = AutoTokenizer.from_pretrained(located.path, gguf_file=located.gguf_file)
             model = AutoModelForCausalLM.from_pretrained(located.path, gguf_file=located.gguf_file)
         # save_model keeps one copy of tied tensors (save_file would refuse them)
@@ -193,37 +193,6 @@ def convert_gguf(located: Located, target: Path) -> None:
         _publish(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-@contextmanager
-def _one_reader_per_file() -> Iterator[None]:
-    """Parse each GGUF file once while converting.
-
-    transformers opens a new ``gguf.GGUFReader`` for the tokenizer, the config and the
-    weights, and each one parses every metadata field element by element: for Gemma
-    3's 262k-token vocabulary that is about 13 s a parse on two cores, so a shared
-    reader saves about 26 s of a first run. transformers imports ``GGUFReader`` from
-    ``gguf`` at call time, so replacing the module attribute for the duration of the
-    conversion is enough; the reader is only read from.
-    """
-    import gguf
-
-    original = gguf.GGUFReader
-    readers: dict[str, Any] = {}
-
-    def shared(path: str | os.PathLike[str], *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs:  # a mode other than the default read-only one
-            return original(path, *args, **kwargs)
-        key = os.fspath(path)
-        if key not in readers:
-            readers[key] = original(path)
-        return readers[key]
-
-    gguf.GGUFReader = shared
-    try:
-        yield
-    finally:
-        gguf.GGUFReader = original
 
 
 def _plain_config(config: Any) -> Any:
