@@ -63,9 +63,11 @@ KNOWN_PARAMS = frozenset(
 #: padded tokens per scoring pass. On a CPU small batches stay in cache: 2048 ran 10-13%
 #: faster than 4096 on 2 cores, bf16 and fp32 (bench/README.md); a GPU saturates late.
 SCORE_BATCH_TOKENS = {"cpu": 2048, "cuda": 32768}
-#: generation's batches count every token a row may reach; decoding gains from more rows
-#: per step, so a CPU takes twice scoring's (ddx on SmolLM2: 8.5 s at 4096, 10.3 s at 2048)
-GENERATE_BATCH_TOKENS = {"cpu": 4096, "cuda": 32768}
+#: generation's batches count every token a row may reach. A decoding step costs about
+#: the same for 10 rows as for 30 on a CPU (it reads every weight once), so fewer, larger
+#: batches win: the offline ddx task (30 cases) took Gemma 3 23-27 s at 8192 against
+#: 40 s at 4096, SmolLM2 21-23 s against 29 s (2 cores, fp32, bench/README.md)
+GENERATE_BATCH_TOKENS = {"cpu": 8192, "cuda": 32768}
 
 Item = TypeVar("Item")
 logger = logging.getLogger(__name__)
