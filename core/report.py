@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 from rich.markdown import Markdown
 
-from genspec.console import console
+from genspec.console import console, evidence_view
 from genspec.errors import GenspecError
 from genspec.evidence import CrossDomainVerdict, DomainEvidence, ModelTaskSummary, cross_domain
 from genspec.tracking.reader import StoredRun
@@ -117,8 +117,10 @@ def render(runs: Sequence[StoredRun], fmt: str, plots: Path | None = None) -> No
         click.echo(_csv(pairs), nl=False)
     elif fmt == "markdown":
         click.echo(_markdown(verdict, pairs))
-    else:
-        console.print(Markdown(_markdown(verdict, pairs)))
+    else:  # the terminal: the compact tables `genspec run` prints, which fit 80 columns
+        console.print(Markdown(verdict.to_markdown()))
+        for _, evidence in pairs:
+            console.print(evidence_view(evidence))
     if plots is not None:
         for path in write_plots(pairs, plots):
             console.print(f"wrote {path}", style="dim")
