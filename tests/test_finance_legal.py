@@ -48,7 +48,10 @@ def _legalbench(*rows: tuple[str, str, dict[str, str]]) -> list[Row]:
     ]
 
 
-def _finqa(key: str, answer: str) -> Row:
+def _finqa(key: str, answer: str, result: str = "", program: str = "") -> Row:
+    """A FinQA row as the ``ibm/finqa`` script (and its parquet mirror) writes it:
+    ``final_result`` is the last step's result (``"20%"`` keeps its sign), and
+    ``answer`` is ``""`` in some rows, which the script's own comment notes."""
     return {
         "id": f"ZED/2020/page_{key}.pdf-1",
         "pre_text": ["revenue grew in 2020 .", "costs were flat ."],
@@ -56,8 +59,8 @@ def _finqa(key: str, answer: str) -> Row:
         "table": [["", "2020", "2019"], ["revenue", "$ 120", "$ 100"]],
         "question": f"what was the change in revenue ({key})?",
         "answer": answer,
-        "final_result": answer.rstrip("%"),
-        "program_re": "divide(subtract(120, 100), 100)",
+        "final_result": result or answer,
+        "program_re": program or "subtract(120, 100), divide(#0, 100)",
         "gold_inds": ["the revenue of 2020 is $ 120 ;"],
     }
 
@@ -99,7 +102,15 @@ HUB_ROWS: dict[str, dict[str, list[Row]]] = {
         ],
         "train": [_fiqa("d1", -0.7, "headline")],
     },
-    "finqa": {"test": [_finqa("1", "20%"), _finqa("2", "1.2")], "train": [_finqa("3", "20")]},
+    "finqa": {
+        "test": [
+            _finqa("1", "20%"),
+            _finqa("2", "1.2"),
+            _finqa("4", "", result="20%"),  # blank answer: final_result holds it
+            _finqa("5", "yes", program="greater(120, 100)"),  # a comparison item
+        ],
+        "train": [_finqa("3", "20")],
+    },
     "mmlu_finance": {
         "test": [_mmlu("professional_accounting", 2), _mmlu("high_school_macroeconomics", 0)],
         "dev": [_mmlu("professional_accounting", 1), _mmlu("high_school_macroeconomics", 3)],
@@ -161,7 +172,7 @@ HUB_ROWS: dict[str, dict[str, list[Row]]] = {
 GOLD = {
     "phrasebank": ["positive", "negative", "neutral"],
     "fiqa_sa": ["positive", "negative", "neutral"],
-    "finqa": ["20%", "1.2"],
+    "finqa": ["20%", "1.2", "20%", "yes"],
     "mmlu_finance": ["third", "first"],
     "hearsay": ["yes", "no"],
     "abercrombie": ["fanciful", "generic"],
@@ -326,6 +337,57 @@ def test_invalid_answers_are_counted_apart_from_wrong_ones() -> None:
     unreadable = _judge(hearsay, example, request, Response(text="It depends."))
     assert (wrong.correct, wrong.invalid) == (0.0, False)
     assert (unreadable.correct, unreadable.invalid) == (0.0, True)
+
+
+def _finqa_test_items(tmp_path: Path) -> dict[str, Any]:
+    """The FinQA fixture's test rows read as a local file, by gold answer."""
+    write_local(tmp_path, "finqa", HUB_ROWS["finqa"]["test"])
+    data = load_task_data(task("finqa"), DataConfig(source="local", dir=str(tmp_path)))
+    return {ex.id: ex for ex in data.test}
+
+
+def write_local(folder: Path, name: str, rows: list[Row]) -> None:
+    (folder / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.mark.parametrize(
+    ("answer", "correct", "invalid"),
+    [
+        ("Answer: Yes", 1.0, False),
+        ("yes, revenue rose from 100 to 120.", 1.0, False),
+        ("120 > 100, so the answer is no", 0.0, False),
+        ("Answer: 20", 0.0, True),  # a number is no answer to a yes/no question
+    ],
+)
+def test_finqa_comparison_items_are_scored_as_yes_or_no(
+    answer: str, correct: float, invalid: bool, tmp_path: Path
+) -> None:
+    finqa = task("finqa")
+    assert finqa.scorer is not None
+    item = _finqa_test_items(tmp_path)["ZED/2020/page_5.pdf-1"]
+    judgement = finqa.scorer(answer, item)
+    assert (judgement.correct, judgement.invalid) == (correct, invalid)
+
+
+def test_finqa_asks_for_yes_or_no_only_where_the_gold_is_one(tmp_path: Path) -> None:
+    from genspec.toolkit.prompts import answer_instruction
+
+    finqa = task("finqa")
+    items = _finqa_test_items(tmp_path)
+    template = finqa.prompts["zero_shot"]
+    comparison = answer_instruction(finqa.kind, items["ZED/2020/page_5.pdf-1"], template)
+    number = answer_instruction(finqa.kind, items["ZED/2020/page_4.pdf-1"], template)
+    assert "yes or no" in comparison and "single number" in number
+    assert finqa.scorer is not None  # the blank answer's final_result is scored as a number
+    assert finqa.scorer("Answer: 0.2", items["ZED/2020/page_4.pdf-1"]).correct == 1.0
+
+
+def test_finqa_row_with_no_answer_anywhere_names_both_fields(tmp_path: Path) -> None:
+    from genspec.errors import DataError
+
+    write_local(tmp_path, "finqa", [_finqa("6", "", result=" ")])
+    with pytest.raises(DataError, match="'answer', 'final_result' are all missing or empty"):
+        load_task_data(task("finqa"), DataConfig(source="local", dir=str(tmp_path)))
 
 
 def test_samples_cover_every_kind_of_scoring() -> None:

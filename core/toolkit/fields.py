@@ -34,6 +34,21 @@ def optional(field: str, default: str = "") -> Getter:
     return lambda row: default if row.get(field) is None else row[field]
 
 
+def first_of(*fields: str) -> Getter:
+    """The first of ``fields`` that is present and not blank: for benchmarks whose main
+    field is empty in some rows while another holds the same answer (FinQA's ``answer``
+    is ``""`` where its ``final_result`` has the executed result)."""
+
+    def get(row: Mapping[str, Any]) -> Any:
+        for field in fields:
+            value = row.get(field)
+            if value is not None and str(value).strip():
+                return value
+        raise RowError(f"fields {', '.join(repr(f) for f in fields)} are all missing or empty")
+
+    return get
+
+
 def joined(field: str, key: str | None = None, sep: str = "\n") -> Getter:
     """Join a list field (or ``row[field][key]`` for nested dicts such as PubMedQA's)."""
 

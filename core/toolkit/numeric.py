@@ -2,7 +2,8 @@
 
 Reports write "25%", "0.25", "$1,250", "(3.5)" for -3.5, or "12 million"; a fair
 scorer accepts the same quantity in any of these forms, and treats a percentage and
-its fraction as the same answer.
+its fraction as the same answer. A few items compare two figures and their gold is
+"yes" or "no" (FinQA's ``greater`` program); those are read as a yes/no answer.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from genspec.task import Example, Judgement, Scorer
 from genspec.toolkit.parsing import final_answer_clause
 
+_YES_NO = re.compile(r"(?<![a-z])(yes|no)(?![a-z])", re.IGNORECASE)
 _NUMBER = re.compile(r"\(?-?\$?\s?\d[\d,]*(?:\.\d+)?\)?\s?%?|\(?-?\$?\s?\.\d+\)?\s?%?")
 
 
@@ -32,6 +34,19 @@ def parse_number(text: str) -> float | None:
     return -value if negative else value
 
 
+def is_yes_no(target: str) -> bool:
+    """Whether a gold answer is a comparison's "yes"/"no" rather than a number."""
+    return target.strip().lower() in ("yes", "no")
+
+
+def parse_yes_no(text: str) -> str | None:
+    """The answer's "yes"/"no": the first one after a final 'Answer:' if present, else
+    the first in the text (a direct answer leads with it)."""
+    region = final_answer_clause(text) or text
+    match = _YES_NO.search(region)
+    return match.group(1).lower() if match else None
+
+
 def _is_percent(text: str) -> bool:
     return "%" in text or "percent" in text.lower()
 
@@ -41,6 +56,8 @@ def numeric_scorer(rel_tol: float = 0.01, abs_tol: float = 1e-6) -> Scorer:
     also when one side is a percentage and the other its fraction (25% ~ 0.25)."""
 
     def score(text: str, example: Example) -> Judgement:
+        if is_yes_no(example.target):
+            return _score_yes_no(text, example.target)
         predicted = parse_number(text)
         gold = parse_number(example.target)
         if predicted is None:
@@ -54,3 +71,12 @@ def numeric_scorer(rel_tol: float = 0.01, abs_tol: float = 1e-6) -> Scorer:
         return Judgement(prediction=f"{predicted:g}", correct=float(correct), invalid=False)
 
     return score
+
+
+def _score_yes_no(text: str, target: str) -> Judgement:
+    """A comparison item: right when the answer's yes/no is the gold's."""
+    predicted = parse_yes_no(text)
+    if predicted is None:
+        return Judgement(prediction="", correct=0.0, invalid=True)
+    correct = predicted == target.strip().lower()
+    return Judgement(prediction=predicted, correct=float(correct), invalid=False)

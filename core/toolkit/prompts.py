@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from genspec.requests import GenerateRequest, LoglikRequest, Message, Request
 from genspec.task import Example, TaskKind
 from genspec.toolkit.fields import LETTERS
+from genspec.toolkit.numeric import is_yes_no
 
 ANSWER_PREFIX = "Answer:"
 COT_MAX_TOKENS = 512
@@ -111,6 +112,8 @@ def answer_instruction(kind: TaskKind, example: Example, template: PromptTemplat
         form = f"the letter of the correct option ({options})"
     elif kind is TaskKind.CLASSIFICATION:
         form = f"one of the options ({_or_list(list(example.choices))})"
+    elif is_yes_no(example.target):  # a numeric task's comparison item (FinQA "greater")
+        form = "yes or no"
     else:
         form = "a single number"
     if template.chain_of_thought:

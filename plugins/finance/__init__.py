@@ -19,6 +19,7 @@ from genspec.toolkit import (
     concat,
     const,
     corpus_hook,
+    first_of,
     joined,
     label_fields,
     numeric_fields,
@@ -102,7 +103,9 @@ def genspec_tasks() -> list[Task]:
             fields=numeric_fields(
                 id="id",
                 question="question",
-                answer="answer",
+                # "answer" is "" in some FinQA rows; "final_result" is the executed program's
+                # result then. Comparison items ("greater") have "yes"/"no" as their answer.
+                answer=first_of("answer", "final_result"),
                 context=concat(
                     joined("pre_text", sep=" "), table("table"), joined("post_text", sep=" ")
                 ),
