@@ -339,6 +339,34 @@ def test_invalid_answers_are_counted_apart_from_wrong_ones() -> None:
     assert (unreadable.correct, unreadable.invalid) == (0.0, True)
 
 
+@pytest.mark.parametrize(
+    ("name", "field", "stored", "gold"),
+    [
+        # A ClassLabel exported by name instead of int (``int2str``, or the PhraseBank
+        # card's own example row, which shows ``"label": "negative"``).
+        ("phrasebank", "label", ["negative", " Positive ", 1], ["negative", "positive", "neutral"]),
+        ("mmlu_finance", "answer", ["C", "a"], GOLD["mmlu_finance"]),
+        ("casehold", "label", ["3", 0], GOLD["casehold"]),  # its names are the digits
+    ],
+)
+def test_class_labels_load_by_int_or_by_name(
+    name: str, field: str, stored: list[Any], gold: list[str], tmp_path: Path
+) -> None:
+    test_rows, _ = split_rows(name)
+    write_local(tmp_path, name, [{**r, field: v} for r, v in zip(test_rows, stored, strict=True)])
+    data = load_task_data(task(name), DataConfig(source="local", dir=str(tmp_path)))
+    assert [ex.gold_text for ex in data.test] == gold
+
+
+def test_a_label_outside_the_label_set_names_the_row(tmp_path: Path) -> None:
+    from genspec.errors import DataError
+
+    rows = [{**HUB_ROWS["hearsay"]["test"][0], "answer": "Maybe"}]
+    write_local(tmp_path, "hearsay", rows)
+    with pytest.raises(DataError, match="line 1: field 'answer' has an answer 'Maybe'"):
+        load_task_data(task("hearsay"), DataConfig(source="local", dir=str(tmp_path)))
+
+
 def _finqa_test_items(tmp_path: Path) -> dict[str, Any]:
     """The FinQA fixture's test rows read as a local file, by gold answer."""
     write_local(tmp_path, "finqa", HUB_ROWS["finqa"]["test"])

@@ -164,6 +164,20 @@ def test_medmcqa_uses_validation_as_test_and_keeps_explanations(tmp_path: Path) 
     assert len(data.dev) == 3
 
 
+def test_medmcqa_local_file_with_cop_names_and_hub_test_rows(tmp_path: Path) -> None:
+    """``cop`` is a ClassLabel named a-d: an export may write the name instead of the
+    int. A copy of the hub's test split (``cop`` -1, no answers) is refused by row."""
+    rows = [medmcqa_row(i, "validation", cop) for i, cop in enumerate(["b", "D", 2])]
+    (tmp_path / "medmcqa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = load_task_data(task("medmcqa"), DataConfig(source="local", dir=str(tmp_path)))
+    assert [ex.gold for ex in data.test] == [1, 3, 2]
+
+    unanswered = [medmcqa_row(0, "test", -1)]
+    (tmp_path / "medmcqa.jsonl").write_text(json.dumps(unanswered[0]) + "\n")
+    with pytest.raises(DataError, match="line 1: field 'cop' answer -1 is out of range"):
+        load_task_data(task("medmcqa"), DataConfig(source="local", dir=str(tmp_path)))
+
+
 # --- PubMedQA: qiaojin/PubMedQA, config pqa_labeled (parquet, train only) ------------
 
 PUBMEDQA_FEATURES = {

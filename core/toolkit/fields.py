@@ -69,10 +69,7 @@ def table(field: str) -> Getter:
     """Render a table field (a list of rows of cells) as pipe-separated lines."""
 
     def get(row: Mapping[str, Any]) -> str:
-        rows = _require(row, field)
-        if not isinstance(rows, Sequence) or isinstance(rows, str):
-            raise RowError(f"field '{field}' should be a list of table rows")
-        return "\n".join(" | ".join(str(cell) for cell in r) for r in rows)
+        return "\n".join(" | ".join(str(cell) for cell in r) for r in _list(row, field))
 
     return get
 
@@ -93,6 +90,20 @@ def _require(row: Mapping[str, Any], field: str) -> Any:
     value = row[field]
     if value is None:
         raise RowError(f"field '{field}' is empty")
+    return value
+
+
+def _list(row: Mapping[str, Any], field: str) -> Sequence[Any]:
+    """A list field (options, table rows). A text there is refused with the fix: a CSV
+    cell cannot hold a list, and guessing how the writer spelled one could misread it."""
+    value = _require(row, field)
+    if isinstance(value, str):
+        raise RowError(
+            f"field '{field}' should be a list, got the text {value[:40]!r} (a CSV file "
+            "cannot hold lists: save this task as .jsonl or .parquet)"
+        )
+    if not isinstance(value, Sequence):
+        raise RowError(f"field '{field}' should be a list, got {type(value).__name__}")
     return value
 
 
@@ -117,26 +128,39 @@ def _example_id(row: Mapping[str, Any], ref: FieldRef | None, row_number: int) -
     return str(row_number) if value is None or value == "" else str(value)
 
 
-def _index(value: Any, size: int, fmt: str, ref: FieldRef, labels: Sequence[str] = ()) -> int:
-    """Decode a gold answer in its stored format into a 0-based index."""
+def _index(value: Any, names: Sequence[str], fmt: str, ref: FieldRef) -> int:
+    """Decode a gold answer in its stored format into a 0-based index into ``names``.
+
+    ``names`` are what the answer may be written as: the option or label texts, or the
+    option letters. An ``index`` answer may also be one of them, because the hub stores
+    such answers as a ClassLabel, which an export can write as its int or its name (MMLU
+    ``"B"``, MedMCQA ``"b"``, Financial PhraseBank ``"negative"``).
+    """
     field = ref if isinstance(ref, str) else "answer"
     try:
-        if fmt == "index":
-            index = int(value)
-        elif fmt == "one_based":
-            index = int(value) - 1
-        elif fmt == "letter":
-            index = LETTERS.index(str(value).strip().upper()[:1])
-        else:  # "text": the gold is the option/label text itself
-            lowered = [label.lower() for label in labels]
-            index = lowered.index(str(value).strip().lower())
+        index = _decode(value, names, fmt)
     except (ValueError, TypeError):
         raise RowError(
             f"field '{field}' has an answer '{value}' that is not a valid {fmt}"
         ) from None
-    if not 0 <= index < size:
-        raise RowError(f"field '{field}' answer {value!r} is out of range for {size} options")
+    if not 0 <= index < len(names):
+        raise RowError(f"field '{field}' answer {value!r} is out of range for {len(names)} options")
     return index
+
+
+def _decode(value: Any, names: Sequence[str], fmt: str) -> int:
+    """The raw index an answer stands for; ``ValueError`` when it stands for none."""
+    if fmt == "one_based":
+        return int(value) - 1
+    if fmt == "letter":
+        return LETTERS.index(str(value).strip().upper()[:1])
+    if fmt == "index":
+        try:
+            return int(value)
+        except (ValueError, TypeError):
+            pass  # a ClassLabel name: matched like a text below
+    lowered = [name.lower() for name in names]
+    return lowered.index(str(value).strip().lower())
 
 
 @dataclass(frozen=True)
@@ -182,15 +206,13 @@ def choice_fields(
 
     def to_example(row: Mapping[str, Any], row_number: int) -> Example:
         if isinstance(options, str):
-            raw = _require(row, options)
-            if not isinstance(raw, Sequence) or isinstance(raw, str):
-                raise RowError(f"field '{options}' should be a list of options")
-            texts = tuple(str(o).strip() for o in raw)
+            texts = tuple(str(o).strip() for o in _list(row, options))
         else:
             texts = tuple(_text(row, name) for name in options)
         if len(texts) < 2:
             raise RowError(f"needs at least 2 options, found {len(texts)}")
-        gold = _index(_read(row, answer), len(texts), answer_format, answer, texts)
+        names = texts if answer_format == "text" else LETTERS[: len(texts)]
+        gold = _index(_read(row, answer), names, answer_format, answer)
         return shared.example(row, row_number, choices=texts, gold=gold)
 
     return to_example
@@ -239,7 +261,7 @@ def label_fields(
     shared = _Shared(question, id, context, category, tuple(keep))
 
     def to_example(row: Mapping[str, Any], row_number: int) -> Example:
-        gold = _index(_read(row, answer), len(label_set), answer_format, answer, label_set)
+        gold = _index(_read(row, answer), label_set, answer_format, answer)
         return shared.example(row, row_number, choices=label_set, gold=gold)
 
     return to_example
