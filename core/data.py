@@ -128,6 +128,9 @@ def _local(task: Task, directory: Path) -> tuple[tuple[Example, ...], str]:
 
 
 def _read_file(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    if path.suffix == ".json" and _holds_json_array(path):
+        yield from _read_json_array(path)
+        return
     if path.suffix in (".jsonl", ".json"):
         yield from _read_jsonl(path)
         return
@@ -146,6 +149,28 @@ def _read_file(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
 def _plain(value: Any) -> Any:
     """Parquet gives numpy arrays for list fields; make them plain lists."""
     return value.tolist() if hasattr(value, "tolist") and not isinstance(value, str) else value
+
+
+def _holds_json_array(path: Path) -> bool:
+    """Whether a ``.json`` file is one JSON array of rows (as ``json.dump`` writes a list,
+    e.g. FinQA's own files) rather than JSON Lines (as ``Dataset.to_json`` writes)."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                return line.lstrip().startswith("[")
+    return False
+
+
+def _read_json_array(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """The rows of a JSON array, numbered from 1 in order (a row's "line" in errors)."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path} line {error.lineno}: not valid JSON ({error.msg}).") from None
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise DataError(f"{path} item {number}: expected a JSON object per item.")
+        yield number, row
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:

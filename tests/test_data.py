@@ -95,3 +95,34 @@ def test_unreachable_hub_says_how_to_use_local_files() -> None:
     assert "GBaker/MedQA-USMLE-4-options-hf" in message
     assert "data=local data.dir=DIR" in message
     assert "\n" not in message
+
+
+def test_a_json_file_may_hold_one_array_of_rows(tmp_path: Path) -> None:
+    """``.json`` is JSON Lines when ``Dataset.to_json`` wrote it, an array when
+    ``json.dump`` did (FinQA's own files): both load, in order."""
+    rows = [{**MEDQA_ROW, "id": f"x{i}", "label": i % 4} for i in range(3)]
+    (tmp_path / "medqa.json").write_text(json.dumps(rows, indent=2))
+    data = load_task_data(medqa(), DataConfig(source="local", dir=str(tmp_path)))
+    assert [(ex.id, ex.gold) for ex in data.test] == [("x0", 0), ("x1", 1), ("x2", 2)]
+
+
+def test_an_array_item_that_is_not_an_object_is_named(tmp_path: Path) -> None:
+    (tmp_path / "medqa.json").write_text(json.dumps([MEDQA_ROW, ["not", "a", "row"]]))
+    with pytest.raises(DataError, match="item 2: expected a JSON object"):
+        load_task_data(medqa(), DataConfig(source="local", dir=str(tmp_path)))
+
+
+def test_medqa_rows_without_an_id_are_numbered(tmp_path: Path) -> None:
+    rows = [{k: v for k, v in MEDQA_ROW.items() if k != "id"}]
+    write_jsonl(tmp_path / "medqa.jsonl", rows)
+    data = load_task_data(medqa(), DataConfig(source="local", dir=str(tmp_path)))
+    assert [ex.id for ex in data.test] == ["1"]
+
+
+def test_a_list_field_in_a_csv_says_to_use_jsonl_or_parquet(tmp_path: Path) -> None:
+    """A CSV cell holds text, never a list, so MMLU's ``choices`` cannot round-trip."""
+    row = {"question": "Q?", "subject": "anatomy", "choices": ["w", "x", "y", "z"], "answer": 1}
+    pd.DataFrame([row]).to_csv(tmp_path / "mmlu_medical.csv", index=False)
+    mmlu = registry().tasks["mmlu_medical"]
+    with pytest.raises(DataError, match=r"line 2: field 'choices' should be a list.*\.jsonl"):
+        load_task_data(mmlu, DataConfig(source="local", dir=str(tmp_path)))

@@ -56,7 +56,9 @@ def genspec_tasks() -> list[Task]:
             subject="medicine (USMLE)",
             hub=HubSource("GBaker/MedQA-USMLE-4-options-hf", split="test", dev_split="train"),
             fields=choice_fields(
-                id="id",
+                # The repo's own card lists no features; its MPNet-IR copy has "id", but a
+                # copy without one should still load (ids then are row numbers).
+                id=optional("id"),
                 question="sent1",
                 options=["ending0", "ending1", "ending2", "ending3"],
                 answer="label",
