@@ -218,7 +218,8 @@ def test_local_files_in_the_hub_schema(name: str, tmp_path: Path) -> None:
 def write_hub_copy(root: Path, hub: HubSource, rows: dict[str, list[Row]]) -> None:
     """The repository's files as the hub serves them, for the split names used.
 
-    A parquet export (``data_dir``) has ``<folder>/<split>/0000.parquet`` and no card;
+    A parquet export (``data_dir``) has ``<folder>/<split>/0000.parquet`` (and a duckdb
+    index that the loader must skip) and no card;
     a repository with named configs has a card whose ``configs`` point at
     ``<config>/<split>-*.parquet``; a plain one has ``data/<split>-*.parquet``.
     """
@@ -228,6 +229,8 @@ def write_hub_copy(root: Path, hub: HubSource, rows: dict[str, list[Row]]) -> No
             folder = repo / hub.data_dir / split
             folder.mkdir(parents=True)
             pd.DataFrame(split_rows).to_parquet(folder / "0000.parquet")
+            # The export kept the viewer's search index beside each split for a while.
+            (folder / "index.duckdb").write_bytes(b"DUCK not parquet")
         return
     configs = hub.configs or ((hub.name,) if hub.name else ())
     cards = []
@@ -365,6 +368,23 @@ def test_a_label_outside_the_label_set_names_the_row(tmp_path: Path) -> None:
     write_local(tmp_path, "hearsay", rows)
     with pytest.raises(DataError, match="line 1: field 'answer' has an answer 'Maybe'"):
         load_task_data(task("hearsay"), DataConfig(source="local", dir=str(tmp_path)))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"score": None}, "field 'score' should be a number, got None"),
+        ({"target": None}, "field 'target' is empty"),
+    ],
+)
+def test_fiqa_row_missing_a_value_names_the_field(
+    change: Row, message: str, tmp_path: Path
+) -> None:
+    from genspec.errors import DataError
+
+    write_local(tmp_path, "fiqa_sa", [{**_fiqa("t9", 0.3, "post"), **change}])
+    with pytest.raises(DataError, match=f"line 1: {message}"):
+        load_task_data(task("fiqa_sa"), DataConfig(source="local", dir=str(tmp_path)))
 
 
 def _finqa_test_items(tmp_path: Path) -> dict[str, Any]:

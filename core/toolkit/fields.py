@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from string import Formatter
 from typing import Any, Literal
 
 from genspec.task import Example, RowMapper
@@ -27,6 +28,13 @@ class RowError(ValueError):
 def const(value: str) -> Getter:
     """A field reference that always yields ``value`` (e.g. a fixed question)."""
     return lambda _row: value
+
+
+def formatted(template: str) -> Getter:
+    """A text built from the row's fields, e.g. ``formatted("Sentiment towards {target}?")``;
+    a missing or null field is a :class:`RowError` naming it, like any declared field."""
+    names = [name for _, name, _, _ in Formatter().parse(template) if name]
+    return lambda row: template.format(**{name: _require(row, name) for name in names})
 
 
 def optional(field: str, default: str = "") -> Getter:

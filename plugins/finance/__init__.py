@@ -14,12 +14,14 @@ from typing import Any
 import genspec
 from genspec.toolkit import (
     HubSource,
+    RowError,
     Task,
     classification_task,
     concat,
     const,
     corpus_hook,
     first_of,
+    formatted,
     joined,
     label_fields,
     numeric_fields,
@@ -49,7 +51,10 @@ sentiment = partial(
 
 def fiqa_label(row: Mapping[str, Any]) -> str:
     """FiQA-SA gives a sentiment score in [-1, 1]; bin it into three labels."""
-    score = float(row["score"])
+    try:
+        score = float(row["score"])
+    except (KeyError, TypeError, ValueError):
+        raise RowError(f"field 'score' should be a number, got {row.get('score')!r}") from None
     if score > FIQA_NEUTRAL_BAND:
         return "positive"
     return "negative" if score < -FIQA_NEUTRAL_BAND else "neutral"
@@ -86,7 +91,7 @@ def genspec_tasks() -> list[Task]:
             ),
             fields=label_fields(
                 id="_id",
-                question=lambda row: f"What is the sentiment towards {row['target']}?",
+                question=formatted("What is the sentiment towards {target}?"),
                 context="sentence",
                 answer=fiqa_label,
                 labels=SENTIMENT,
