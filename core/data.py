@@ -196,7 +196,25 @@ def _hub(task: Task) -> tuple[tuple[Example, ...], tuple[Example, ...], str]:
     hub = task.hub
     test = _hub_split(task, hub.split)
     dev = _hub_split(task, hub.dev_split) if hub.dev_split else _sample(task, "dev")
-    return test, dev, f"hub {hub.path}" + (f" ({hub.name})" if hub.name else "")
+    dev, repeats = _without_test_items(test, dev)
+    origin = f"hub {hub.path}" + (f" ({hub.name})" if hub.name else "")
+    if repeats:
+        origin += f"; {repeats} few-shot item(s) that repeat test items left out"
+    return test, dev, origin
+
+
+def _without_test_items(
+    test: Sequence[Example], dev: Sequence[Example]
+) -> tuple[tuple[Example, ...], int]:
+    """The few-shot pool less the items that repeat a test item, and how many left.
+
+    A hub's splits can share a question (large exam banks repeat theirs), and a user
+    cannot fix the hub as they can a local dev file, so these items are left out of
+    the pool instead of refusing the task; a few-shot item is still never a test item.
+    """
+    test_items = {_content(ex) for ex in test}
+    kept = tuple(ex for ex in dev if _content(ex) not in test_items)
+    return kept, len(dev) - len(kept)
 
 
 def _hub_split(task: Task, split: str) -> tuple[Example, ...]:

@@ -141,27 +141,50 @@ def medmcqa_row(i: int, split: str, cop: int) -> dict:
     }
 
 
-def test_medmcqa_uses_validation_as_test_and_keeps_explanations(tmp_path: Path) -> None:
+def medmcqa_hub(root: Path, splits: dict[str, list[dict]]) -> Path:
+    """A copy of the MedMCQA repository: its card's configs and one parquet per split."""
     from datasets import Features
 
-    repo = hub_repo(
-        tmp_path / "medmcqa",
-        {"default": {s: f"data/{s}-*" for s in ("train", "validation", "test")}},
-    )
-    features = Features.from_dict(MEDMCQA_FEATURES)
-    splits = {
-        "train": [medmcqa_row(i, "train", i % 4) for i in range(3)],
-        "validation": [medmcqa_row(i, "validation", (i + 1) % 4) for i in range(4)],
-        "test": [medmcqa_row(i, "test", -1) for i in range(2)],  # the hub's test: no answers
-    }
+    repo = hub_repo(root, {"default": {s: f"data/{s}-*" for s in ("train", "validation", "test")}})
     for split, rows in splits.items():
-        parquet(repo / "data" / f"{split}-00000-of-00001.parquet", rows, features)
+        path = repo / "data" / f"{split}-00000-of-00001.parquet"
+        parquet(path, rows, Features.from_dict(MEDMCQA_FEATURES))
+    return repo
+
+
+def test_medmcqa_uses_validation_as_test_and_keeps_explanations(tmp_path: Path) -> None:
+    repo = medmcqa_hub(
+        tmp_path / "medmcqa",
+        {
+            "train": [medmcqa_row(i, "train", i % 4) for i in range(3)],
+            "validation": [medmcqa_row(i, "validation", (i + 1) % 4) for i in range(4)],
+            "test": [medmcqa_row(i, "test", -1) for i in range(2)],  # the hub's: no answers
+        },
+    )
     data = load_task_data(via_hub("medmcqa", repo), DataConfig(source="full"))
     assert [ex.id for ex in data.test] == [f"0000{i}-validation" for i in range(4)]
     assert [ex.gold for ex in data.test] == [1, 2, 3, 0]
     assert [ex.category for ex in data.test] == ["Physiology", "Anatomy"] * 2
     assert data.test[0].extra["exp"] == "" and data.test[1].extra["exp"] == "Explanation 1"
     assert len(data.dev) == 3
+
+
+def test_hub_train_rows_repeating_test_items_leave_the_few_shot_pool(tmp_path: Path) -> None:
+    """Exam banks repeat questions across splits; the hub cannot be fixed by the user,
+    so such rows are dropped from the few-shot pool (and said so), not a refusal."""
+    validation = [medmcqa_row(i, "validation", i % 4) for i in range(3)]
+    repeat = {**validation[1], "id": "0000-train-copy", "exp": "Another explanation"}
+    repo = medmcqa_hub(
+        tmp_path / "medmcqa",
+        {
+            "train": [medmcqa_row(0, "train", 0), repeat],
+            "validation": validation,
+            "test": [medmcqa_row(0, "test", -1)],
+        },
+    )
+    data = load_task_data(via_hub("medmcqa", repo), DataConfig(source="full"))
+    assert [ex.id for ex in data.dev] == ["00000-train"]
+    assert data.origin.endswith("; 1 few-shot item(s) that repeat test items left out")
 
 
 def test_medmcqa_local_file_with_cop_names_and_hub_test_rows(tmp_path: Path) -> None:
