@@ -29,8 +29,14 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-#: every fault the server can inject
+#: the transient faults, which ``fault_rate`` draws from: a client retries them and recovers
 FAULTS = ("429", "500", "503", "timeout", "malformed", "empty", "drop")
+#: faults only asked for by name (``schedule``, ``faults``): a body trickled out over
+#: ``slow_s`` (each read quick, the whole slow), a choice without a message (litellm's
+#: error text for it carries a traceback), a prompt past the context window (that
+#: request's error), and permanent failures (an unknown model, a used-up quota) that a
+#: client should stop on rather than retry
+EXTRA_FAULTS = ("trickle", "no_message", "400", "404", "quota")
 LETTERS = "ABCDEFGHIJ"
 #: where ``genspec fake-api`` listens by default; the ``fake-api`` roster's default api_base
 DEFAULT_URL = "http://127.0.0.1:8000/v1"
@@ -104,9 +110,10 @@ class FakeOpenAIServer:
     Faults come from ``schedule`` (call number → fault) first, else with probability
     ``fault_rate`` drawn from ``faults`` by an RNG seeded with (``seed``, call number),
     so a run with the same call order sees the same faults. ``timeout`` holds the answer
-    for ``slow_s`` seconds (past the client's timeout); ``429`` sends ``Retry-After:
-    retry_after``. With ``require_key`` set, requests without that bearer key get 401
-    (whose message quotes the key sent, to test that clients scrub it);
+    for ``slow_s`` seconds (past the client's timeout) and ``trickle`` spreads its body
+    over them; ``429`` sends ``Retry-After: retry_after``. With ``require_key`` set,
+    requests without that bearer key get 401 (whose message quotes the key sent, to test
+    that clients scrub it);
     ``logprobs=False`` plays a provider that ignores logprob requests.
     """
 
@@ -129,9 +136,10 @@ class FakeOpenAIServer:
         record_auth: bool = False,
         logprobs: bool = True,
     ) -> None:
-        unknown = sorted({*faults, *(schedule or {}).values()} - set(FAULTS))
+        known = (*FAULTS, *EXTRA_FAULTS)
+        unknown = sorted({*faults, *(schedule or {}).values()} - set(known))
         if unknown:
-            raise ValueError(f"unknown faults {unknown}; known: {', '.join(FAULTS)}")
+            raise ValueError(f"unknown faults {unknown}; known: {', '.join(known)}")
         self.latency, self.fault_rate, self.faults = latency, fault_rate, tuple(faults)
         self.schedule, self.seed = dict(schedule or {}), seed
         self.retry_after, self.slow_s, self.policy = retry_after, slow_s, policy
@@ -256,17 +264,37 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: tests and benchmarks run thousands of requests."""
 
-    def _send(self, status: int, payload: bytes, headers: Mapping[str, str] = {}) -> None:
+    def _head(self, status: int, length: int, headers: Mapping[str, str] = {}) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Length", str(length))
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
+
+    def _send(self, status: int, payload: bytes, headers: Mapping[str, str] = {}) -> None:
+        self._head(status, len(payload), headers)
         self.wfile.write(payload)
 
-    def _error(self, status: int, message: str, headers: Mapping[str, str] = {}) -> None:
-        body = {"error": {"message": message, "type": "fake_api_error", "code": status}}
+    def _trickle(self, fake: FakeOpenAIServer, payload: bytes) -> None:
+        """The body a byte at a time over ``slow_s``: no read waits long, the whole does."""
+        self._head(200, len(payload))
+        for i in range(len(payload)):
+            self.wfile.write(payload[i : i + 1])
+            self.wfile.flush()
+            fake._wait(fake.slow_s / len(payload))
+
+    def _error(
+        self,
+        status: int,
+        message: str,
+        headers: Mapping[str, str] = {},
+        kind: str = "fake_api_error",
+    ) -> None:
+        """An OpenAI-shaped error; ``kind`` goes in both ``type`` and ``code`` when given
+        (OpenAI's ``insufficient_quota``), else the code is the status."""
+        code: str | int = status if kind == "fake_api_error" else kind
+        body = {"error": {"message": message, "type": kind, "code": code}}
         self._send(status, json.dumps(body).encode(), headers)
 
     def do_GET(self) -> None:
@@ -307,14 +335,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(429, "rate limited", {"Retry-After": f"{fake.retry_after:g}"})
         elif fault in ("500", "503"):
             self._error(int(fault), "injected server error")
+        elif fault == "400":
+            self._error(400, "This model's maximum context length is 8 tokens")
+        elif fault == "404":
+            self._error(404, f"The model `{body.get('model')}` does not exist")
+        elif fault == "quota":
+            self._error(429, "You exceeded your current quota", kind="insufficient_quota")
         elif fault == "malformed":
             self._send(200, b'{"id": "chatcmpl-broken", "choices": [{"mess')
         elif fault == "drop":
             self.close_connection = True  # hang up without a response
+        elif fault == "trickle":
+            self._trickle(fake, json.dumps(fake.completion(body)).encode())
         else:
             answer = fake.completion(body)
             if fault == "empty":
                 answer["choices"] = []
+            elif fault == "no_message":
+                del answer["choices"][0]["message"]
             self._send(200, json.dumps(answer).encode())
 
 
