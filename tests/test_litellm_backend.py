@@ -15,6 +15,7 @@ import logging
 import math
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +34,9 @@ from genspec.requests import GenerateRequest, LoglikRequest, Message, Response
 
 SECRET = "sk-genspec-test-SECRET123"
 KEY_VAR = "GENSPEC_TEST_API_KEY"
+#: faults a client retries: the random ones, a trickled body (only a bound on the whole
+#: attempt cuts it) and an answer whose litellm error text carries a traceback
+RETRIED = (*FAULTS, "trickle", "no_message")
 
 
 class FakeClock(Clock):
@@ -91,6 +95,14 @@ def answers(backend: LiteLLMBackend, requests: list[Any]) -> dict[int, Response]
     return dict(run(requests))
 
 
+def nothing_listening() -> str:
+    """The api_base of a port nobody listens on: every connection is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
 # --- answers, tokens, cost, model version ----------------------------------------------
 
 
@@ -116,18 +128,20 @@ def test_unknown_model_has_no_cost(backend_for: Any) -> None:
 # --- faults ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("fault", RETRIED)
 def test_each_fault_is_retried_and_recovers(fault: str, backend_for: Any) -> None:
     clock = FakeClock()
     with FakeOpenAIServer(schedule={1: fault}, slow_s=5) as server:
         backend = backend_for(spec(server.url, timeout=0.5), clock=clock)
+        started = time.monotonic()
         response = answers(backend, [question(1)])[0]
         assert server.calls == 2
     assert response.error is None and response.text
     assert len(clock.sleeps) == 1
+    assert time.monotonic() - started < 3  # the 5 s fault was cut at the 0.5 s timeout
 
 
-@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("fault", RETRIED)
 def test_a_fault_that_persists_becomes_that_request_error(fault: str, backend_for: Any) -> None:
     with FakeOpenAIServer(schedule={1: fault, 2: fault}, slow_s=5) as server:
         backend = backend_for(spec(server.url, max_retries=1, timeout=0.5), clock=FakeClock())
@@ -135,14 +149,67 @@ def test_a_fault_that_persists_becomes_that_request_error(fault: str, backend_fo
         assert server.calls == 2
         later = answers(backend, [question(2)])[0]  # the run goes on
     assert failed.error and "after 2 attempts" in failed.error and failed.text is None
+    assert "Traceback" not in failed.error and "litellm." not in failed.error  # one clean line
     assert later.text and later.error is None
 
 
-def test_client_errors_are_not_retried(backend_for: Any) -> None:
-    with FakeOpenAIServer(require_key="another-key") as server:
-        response = answers(backend_for(spec(server.url)), [question(1)])[0]
+def test_a_client_error_is_that_request_error_without_retries(backend_for: Any) -> None:
+    """A 400 (a prompt past the context window) fails that request alone, at once."""
+    with FakeOpenAIServer(schedule={1: "400"}) as server:
+        backend = backend_for(spec(server.url), clock=FakeClock())
+        failed = answers(backend, [question(1)])[0]
         assert server.calls == 1
-    assert response.error and "AuthenticationError" in response.error
+        later = answers(backend, [question(2)])[0]
+    assert failed.error and "(400): This model's maximum context length" in failed.error
+    assert later.text
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ("401", [f"refused the API key in {KEY_VAR}", f"set {KEY_VAR} to a valid key"]),
+        ("404", ["has no such model or endpoint", "check the model id and params.api_base"]),
+        ("quota", ["quota is used up", "add credit or use another key"]),
+        ("refused", ["cannot connect to http://127.0.0.1:", "start the server"]),
+    ],
+)
+def test_a_failure_no_request_escapes_stops_at_once_in_one_line(
+    fault: str, expected: list[str], monkeypatch: pytest.MonkeyPatch, backend_for: Any
+) -> None:
+    """A refused key, an unknown model, a used-up quota or no server at all would fail
+    every request after minutes of retries: the first one stops the run, naming the fix,
+    without the key (the 401 here quotes it back)."""
+    monkeypatch.setenv(KEY_VAR, SECRET)
+    refused = fault == "refused"
+    with FakeOpenAIServer(
+        schedule={} if fault == "401" or refused else {1: fault}, require_key="the-right-key"
+    ) as server:
+        url = nothing_listening() if refused else server.url
+        if fault != "401":
+            server.require_key = None
+        backend = backend_for(spec(url, api_key_env=KEY_VAR, concurrency=1), clock=FakeClock())
+        with pytest.raises(BackendError) as caught:
+            answers(backend, [question(i) for i in range(8)])
+        assert server.calls == (0 if refused else 1)  # the other seven were not sent
+    message = str(caught.value)
+    assert message.startswith("Model 'api-model' (openai/gpt-4o): ") and "\n" not in message
+    assert all(part in message for part in expected), message
+    assert "answers so far are cached" in message and SECRET not in message
+    assert ("after 7 attempts" in message) == refused  # only a connection is retried
+
+
+def test_a_long_retry_after_fails_the_request_instead_of_stalling(backend_for: Any) -> None:
+    """A Retry-After of an hour (a daily limit) is not slept through: that request fails
+    now, saying why, and the next one is asked."""
+    clock = FakeClock()
+    with FakeOpenAIServer(schedule={1: "429"}, retry_after=3600) as server:
+        backend = backend_for(spec(server.url), clock=clock)
+        failed = answers(backend, [question(1)])[0]
+        later = answers(backend, [question(2)])[0]
+        assert server.calls == 2
+    assert clock.sleeps == []
+    assert failed.error and "RateLimitError (429)" in failed.error and "3600 s" in failed.error
+    assert later.text
 
 
 def test_every_request_answered_at_twenty_percent_faults(backend_for: Any) -> None:
@@ -315,14 +382,16 @@ def test_the_key_is_sent_but_never_recorded(
             ok = [*answers(backend, [question(1)]).values(), *answers(backend, [mc(2)]).values()]
             recorded = json.dumps([r.headers for r in good.requests])
         with FakeOpenAIServer(require_key="the-right-key") as wrong:
-            refused = answers(backend_for(spec(wrong.url, api_key_env=KEY_VAR)), [question(3)])
+            refused = backend_for(spec(wrong.url, api_key_env=KEY_VAR))
+            with pytest.raises(BackendError) as stopped:
+                answers(refused, [question(3)])
     finally:
         for named in loggers:
             named.removeHandler(caplog.handler)
     assert all(r.error is None for r in ok)  # the server answers only the right key
-    assert refused[0].error
     outputs = [
-        *(r.to_json() for r in [*ok, *refused.values()]),
+        *(r.to_json() for r in ok),
+        str(stopped.value),
         json.dumps(LiteLLMBackend.identity(model_spec)),
         repr(vars(backend)) + repr(model_spec),
         recorded,
@@ -427,6 +496,19 @@ def cli_run(*args: str) -> str:
     result = CliRunner().invoke(cli, ["run", *args])
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def cli_stops(*args: str) -> str:
+    """A run that must stop with exit code 2 and one error line, no traceback: that line."""
+    from click.testing import CliRunner
+
+    from genspec.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", *args])
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert result.exit_code == 2 and len(errors) == 1, result.output
+    assert "Traceback" not in result.output
+    return errors[0]
 
 
 def cached_rows(workdir: Path) -> int:
@@ -614,7 +696,8 @@ def test_a_known_key_reaches_no_file_and_no_output(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The key is sent to the server, yet appears nowhere in the MLflow store (database and
-    artifacts), the answer cache or the terminal, even when the server echoes it back."""
+    artifacts), the answer cache or the terminal, even when a server that refuses it
+    echoes it back (which stops the run in one line naming the key's variable)."""
     from conftest import write_roster
 
     monkeypatch.setenv(KEY_VAR, SECRET)
@@ -622,30 +705,43 @@ def test_a_known_key_reaches_no_file_and_no_output(
         FakeOpenAIServer(require_key=SECRET, record_auth=True) as good,
         FakeOpenAIServer(require_key="another-key") as echoing,
     ):
-        models = [
-            api_model(good, "keyed-model", api_key_env=KEY_VAR),
-            {**api_model(echoing, "keyed-refused", api_key_env=KEY_VAR), "role": "specialist"},
-        ]
-        conf = write_roster(workdir / "conf", "keyed", models)
-        args = ["domain=medical", "roster=keyed", "tasks=[medqa]", "limit=3"]
-        output = cli_run(*args, "--config-dir", str(conf))
+        accepted = api_model(good, "keyed-model", api_key_env=KEY_VAR)
+        refused = api_model(echoing, "keyed-refused", api_key_env=KEY_VAR, concurrency=1)
+        write_roster(workdir / "conf", "keyed", [accepted])
+        conf = write_roster(workdir / "conf", "refused", [refused])
+        args = ["domain=medical", "tasks=[medqa]", "limit=3", "--config-dir", str(conf)]
+        output = cli_run("roster=keyed", *args)
+        stopped = cli_stops("roster=refused", *args)
         sent = [{k.lower(): v for k, v in r.headers.items()} for r in good.requests]
+        assert echoing.calls == 1  # stopped at the first refusal
     assert [h["authorization"] for h in sent] == [f"Bearer {SECRET}"] * 3  # really sent
     assert (workdir / "cache" / "responses.sqlite").exists() and cached_rows(workdir) == 3
     store = [workdir / "mlflow.db", workdir / "mlruns", workdir / "cache"]
     files = [p for root in store for p in [root, *root.rglob("*")] if p.is_file()]
     assert len(files) > 5
     assert [p for p in files if SECRET.encode() in p.read_bytes()] == []
-    assert SECRET not in output
-    client, (parent,) = mlflow_runs(workdir)
-    refused = next(
-        c
-        for c in client.search_runs([parent.info.experiment_id])
-        if c.data.params.get("model.name") == "keyed-refused"
-    )
-    table = artifact_json(client, refused, "examples/medqa.json", workdir / "refused")
-    errors = [row[table["columns"].index("error")] for row in table["data"]]
-    assert all("401" in e or "Authentication" in e for e in errors)  # recorded, scrubbed
+    assert SECRET not in output and SECRET not in stopped
+    assert f"refused the API key in {KEY_VAR}" in stopped and "wrong API key in" in stopped
+
+
+def test_a_server_that_is_not_running_stops_the_run_in_one_line(workdir: Path) -> None:
+    """Every connection refused: one line naming the URL and the fix, exit code 2, in
+    seconds (not a table of errors after every request's retries)."""
+    from conftest import write_roster
+
+    url = nothing_listening()
+    model = {
+        "name": "not-running",
+        "id": "openai/not-running",
+        "role": "generalist",
+        "backend": "litellm",
+        "params": {"api_base": url, "max_retries": 1},
+    }
+    conf = write_roster(workdir / "conf", "down", [model])
+    started = time.monotonic()
+    stopped = cli_stops("domain=medical", "roster=down", "limit=4", "--config-dir", str(conf))
+    assert time.monotonic() - started < 30
+    assert f"cannot connect to {url}" in stopped and "start the server" in stopped
 
 
 # --- the paper roster ----------------------------------------------------------------

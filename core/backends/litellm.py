@@ -18,6 +18,15 @@ Why it is built this way:
   empty answers are retried with exponential backoff and jitter (Retry-After wins when
   the server sends one); what still fails becomes ``Response(error=...)`` for that
   request and the run goes on. Time and randomness are injectable for tests.
+* Failures that no request can escape stop the run with one line naming the fix: a
+  refused key (401/403), an unknown model or URL (404), a used-up quota, a server that
+  cannot be connected to. Recording them per request would spend minutes on retries
+  and end in a table of errors with exit code 0; stopping loses nothing, since the
+  answers so far are cached and the same command resumes.
+* An attempt is bounded as a whole (``params.timeout``): httpx's timeout applies per
+  read, so a server trickling bytes would otherwise hold a request for ever. A
+  Retry-After longer than :attr:`RetryPolicy.max_retry_after_s` ends that request
+  instead of stalling the run.
 * Secrets stay out of everything: keys never enter the cache key, and error texts are
   scrubbed of the key before they are recorded.
 """
@@ -37,6 +46,7 @@ import logging
 import math
 import multiprocessing
 import random
+import re
 import sys
 import threading
 import time
@@ -61,6 +71,8 @@ DEFAULT_TOP_LOGPROBS = 20  # OpenAI's maximum
 #: sent to servers that need no key (vLLM, Ollama): a provider key never goes to them
 NO_KEY = "no-key"
 _ERROR_CHARS = 500
+#: the class names litellm repeats at the start of its messages
+_LABELS = re.compile(r"^(?:(?:litellm\.)?\w*(?:Error|Exception|Timeout)(?::| -)\s*)+")
 
 
 def _litellm() -> Any:
@@ -82,11 +94,20 @@ def _litellm() -> Any:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with jitter; a server's Retry-After is a floor on the wait."""
+    """Exponential backoff with jitter; a server's Retry-After is a floor on the wait.
+
+    A Retry-After above ``max_retry_after_s`` (a daily limit says "try in 3 hours") is
+    not waited for: the request fails at once, and a rerun asks it again.
+    """
 
     max_retries: int = DEFAULT_MAX_RETRIES
     base_s: float = 0.5
     cap_s: float = 30.0
+    max_retry_after_s: float = 60.0
+
+    def too_long(self, retry_after: float | None) -> bool:
+        """Whether the server asks for a longer wait than a run should sit through."""
+        return retry_after is not None and retry_after > self.max_retry_after_s
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait before retry ``attempt + 1`` (``attempt`` counts from 0)."""
@@ -109,17 +130,42 @@ class _Malformed(Exception):
     """A 200 answer without usable content (bad JSON is litellm's to report)."""
 
 
+class _Deadline(TimeoutError):
+    """An attempt that outlived ``params.timeout`` as a whole (e.g. a trickling body)."""
+
+
 _RETRY_STATUS = frozenset({408, 409, 429})
+
+
+def _quota_used_up(error: Exception) -> bool:
+    """OpenAI-style 429 ``insufficient_quota``: no wait ends it, unlike a rate limit."""
+    body = getattr(error, "body", None)
+    return isinstance(body, dict) and "insufficient_quota" in (body.get("code"), body.get("type"))
 
 
 def _retryable(error: Exception) -> bool:
     """Transient: rate limits, server errors, timeouts, broken connections, bad answers."""
     status = getattr(error, "status_code", None)
     if isinstance(status, int):
-        return status in _RETRY_STATUS or status >= 500
+        return (status in _RETRY_STATUS or status >= 500) and not _quota_used_up(error)
     litellm = _litellm()
     transient = (_Malformed, litellm.Timeout, litellm.APIConnectionError, OSError, TimeoutError)
     return isinstance(error, transient)
+
+
+def _unreachable(error: Exception) -> bool:
+    """No connection at all (refused, unknown host), found in the chain of causes:
+    litellm reports it as a 500 "Connection error", like a connection dropped mid-answer."""
+    import httpx
+
+    seen: Exception | BaseException | None = error
+    for _ in range(16):  # causes can form a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, (httpx.ConnectError, ConnectionRefusedError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def retry_after_s(error: Exception) -> float | None:
@@ -144,6 +190,42 @@ def retry_after_s(error: Exception) -> float | None:
     return None
 
 
+def _diagnosis(error: Exception, settings: _Settings) -> tuple[str, str] | None:
+    """(what is wrong, the fix) for a failure every request of this model would meet."""
+    status = getattr(error, "status_code", None)
+    where = settings.api_base or "the provider"
+    variable = settings.key_variable
+    if status in (401, 403) and variable:
+        return f"{where} refused the API key in {variable}", f"set {variable} to a valid key"
+    if status in (401, 403):
+        return (
+            f"{where} refused the request without a valid API key",
+            "put the key in an environment variable and name it with params.api_key_env",
+        )
+    if status == 404:
+        return (
+            f"{where} has no such model or endpoint",
+            "check the model id and params.api_base (usually ending in /v1)",
+        )
+    if _quota_used_up(error):
+        return f"{where} says the account's quota is used up", "add credit or use another key"
+    if _unreachable(error):
+        return f"cannot connect to {where}", "start the server or fix params.api_base"
+    return None
+
+
+def _stop_line(error: Exception, settings: _Settings, detail: str) -> str | None:
+    """The one line that stops the run for ``error``, or None when only this request failed."""
+    found = _diagnosis(error, settings)
+    if found is None:
+        return None
+    problem, fix = found
+    return (
+        f"Model '{settings.name}' ({settings.model}): {problem} [{detail}]; {fix}, then run "
+        "the same command again (answers so far are cached)."
+    )
+
+
 # --- requests and answers --------------------------------------------------------------
 
 
@@ -156,6 +238,10 @@ class _Settings:
     api_key: str | None = field(repr=False)
     timeout_s: float = DEFAULT_TIMEOUT_S
     policy: RetryPolicy = RetryPolicy()
+    #: the roster name, for messages that stop the run
+    name: str = ""
+    #: the environment variable the key comes from (None: no key is sent)
+    key_variable: str | None = None
 
     def kwargs(self) -> dict[str, Any]:
         """litellm arguments. Retries are ours (``max_retries=0`` stops the SDK's own),
@@ -292,7 +378,8 @@ class _Worker:
     """Answers calls sent over a pipe on its own event loop, in a thread or a process.
 
     Messages in: ``("call", batch, index, request, arguments)``, ``("cancel", batch)``,
-    ``None`` (stop). Out: ``("done", batch, index, Response)``, ``("cancelled", batch)``.
+    ``None`` (stop). Out: ``("done", batch, index, Response, stop)``, where ``stop`` is
+    the line that ends the run (or None), and ``("cancelled", batch)``.
     The parent sends no more calls than the worker's share of the concurrency, so the
     worker needs no semaphore of its own.
     """
@@ -340,32 +427,62 @@ class _Worker:
     async def _answer(
         self, batch: int, index: int, request: Request, arguments: dict[str, Any]
     ) -> None:
-        response = await self._attempts(request, arguments)
-        self.conn.send(("done", batch, index, response))
+        response, stop = await self._attempts(request, arguments)
+        self.conn.send(("done", batch, index, response, stop))
 
-    async def _attempts(self, request: Request, arguments: dict[str, Any]) -> Response:
+    async def _attempts(
+        self, request: Request, arguments: dict[str, Any]
+    ) -> tuple[Response, str | None]:
         """Call until an answer, a permanent error or the last retry."""
-        acompletion = _litellm().acompletion
         policy, started, attempt = self.settings.policy, self.clock.now(), 0
         while True:
             try:
-                result = await acompletion(**self.kwargs, **arguments)
-                return to_response(result, request, self.clock.now() - started)
+                result = await self._call(arguments)
+                return to_response(result, request, self.clock.now() - started), None
             except Exception as error:
-                if attempt >= policy.max_retries or not _retryable(error):
-                    tries = f" (after {attempt + 1} attempts)" if attempt else ""
-                    message = self._describe(error) + tries
-                    return Response(error=message, latency_s=self.clock.now() - started)
-                delay = policy.delay(attempt, retry_after_s(error), self.rng)
+                wait = retry_after_s(error)
+                if attempt >= policy.max_retries or not _retryable(error) or policy.too_long(wait):
+                    return self._failure(error, attempt + 1, wait, self.clock.now() - started)
+                delay = policy.delay(attempt, wait, self.rng)
                 logger.debug(
                     "%s: retry in %.2fs after %s", self.settings.model, delay, type(error).__name__
                 )
                 await self.clock.sleep(delay)
                 attempt += 1
 
+    async def _call(self, arguments: dict[str, Any]) -> Any:
+        """One attempt, bounded as a whole by the timeout (httpx's bounds each read)."""
+        timeout = self.settings.timeout_s
+        try:
+            return await asyncio.wait_for(
+                _litellm().acompletion(**self.kwargs, **arguments), timeout
+            )
+        except asyncio.TimeoutError:
+            raise _Deadline(f"no complete answer within {timeout:g} s") from None
+
+    def _failure(
+        self, error: Exception, attempts: int, wait: float | None, latency_s: float
+    ) -> tuple[Response, str | None]:
+        """The request's error, and the line that stops the run when no request can work."""
+        message = self._describe(error)
+        if attempts > 1:
+            message += f" (after {attempts} attempts)"
+        if self.settings.policy.too_long(wait):
+            message += f" (the server asks to wait {wait:.0f} s; run again later)"
+        stop = _stop_line(error, self.settings, message)
+        return Response(error=message, latency_s=latency_s), stop and self._scrub(stop)
+
     def _describe(self, error: Exception) -> str:
-        """One line, without the key (or any other secret-looking environment value)."""
-        text = " ".join(f"{type(error).__name__}: {error}".split())[:_ERROR_CHARS]
+        """One line: the class and status, then the server's reason without litellm's
+        repeated class names or the traceback it puts in some messages; scrubbed."""
+        status = getattr(error, "status_code", None)
+        label = type(error).__name__.lstrip("_")
+        label += f" ({status})" if isinstance(status, int) else ""
+        reason = _LABELS.sub("", str(error)).split("Traceback (most recent call last)")[0]
+        return self._scrub(" ".join(f"{label}: {reason}".split())[:_ERROR_CHARS])
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without the key or any other secret-looking environment value."""
         key = self.settings.api_key
         return scrub_text(scrub_text(text, [key] if key else []))
 
@@ -423,8 +540,10 @@ class _Pool:
         try:
             while busy := [c for c in self.conns if outstanding[c]]:
                 for conn in wait(busy):
-                    _, _, index, response = self._receive(conn)
+                    _, _, index, response, stop = self._receive(conn)
                     outstanding[conn] -= 1
+                    if stop:
+                        raise BackendError(stop)
                     feed(conn)
                     yield index, response
         finally:
@@ -514,6 +633,20 @@ def _endpoint(spec: ModelSpec) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _key_variable(spec: ModelSpec, api_base: str | None) -> str | None:
+    """Where the key comes from, for a message about a refused key: ``api_key_env``, none
+    for a server of one's own, else the provider's usual variable (OPENAI_API_KEY...)."""
+    if spec.params.get("api_key_env"):
+        return str(spec.params["api_key_env"])
+    if api_base:
+        return None
+    try:
+        provider = _litellm().get_llm_provider(spec.id)[1]
+    except Exception:  # an id litellm cannot place fails at the first call instead
+        return None
+    return f"{provider.upper()}_API_KEY"
+
+
 class LiteLLMBackend(Backend):
     """API models through litellm: generation, and log-probability scoring where offered."""
 
@@ -544,6 +677,8 @@ class LiteLLMBackend(Backend):
             api_key=api_key,
             timeout_s=float(params.get("timeout", DEFAULT_TIMEOUT_S)),
             policy=policy,
+            name=spec.name,
+            key_variable=_key_variable(spec, api_base),
         )
         self.top_logprobs = int(params.get("top_logprobs", DEFAULT_TOP_LOGPROBS))
         self.concurrency = int(params.get("concurrency", DEFAULT_CONCURRENCY))
