@@ -47,13 +47,29 @@ YN = Example(id="2", question="Is it hearsay?", choices=("yes", "no"), gold=0)
         "I think the correct option is the pancreas.",
         "A is wrong because the liver stores glycogen; C is wrong. Final answer: B",
         "answer: **(B)**",
+        "b",
+        "the answer is b.",
+        "answer: (b)",
+        "b) pancreas",
+        '{"answer": "b"}',
     ],
 )
 def test_parse_choice_reads_common_answer_shapes(text: str) -> None:
     assert parse_choice(text, MC) == 1
 
 
-@pytest.mark.parametrize("text", ["", "I am not sure.", "Liver or pancreas", "E", "Answer: Z"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "I am not sure.",
+        "Liver or pancreas",
+        "E",
+        "Answer: Z",
+        "a gland, I think",
+        "The answer is a hard one.",
+    ],
+)
 def test_parse_choice_unreadable_is_invalid(text: str) -> None:
     assert parse_choice(text, MC) is None
 

@@ -56,10 +56,18 @@ def final_answer_clause(text: str) -> str | None:
 
 
 def _letter_at_start(text: str, letters: str) -> int | None:
-    """'B', '(B)', '**B**', 'B.', 'B) text', 'B: text' → index of B."""
+    """'B', '(B)', '**B**', 'B.', 'B) text', 'B: text' → index of B.
+
+    A lower-case letter counts only when a closing bracket or nothing but punctuation
+    follows it ("b", "(b)", "b.", "b) text"): in "a patient with..." or "the answer is
+    a rare..." it is a word.
+    """
     cleaned = _MARKUP.sub("", text).strip()
     match = re.match(rf"^[(\[]?([{letters}])(?:[)\].:,]|\s|$)", cleaned)
-    return letters.index(match.group(1)) if match else None
+    if match is None:
+        first_line = cleaned.split("\n", 1)[0]
+        match = re.match(rf"^[(\[]?([{letters.lower()}])(?:\)|[\].:,]?$)", first_line)
+    return letters.lower().index(match.group(1).lower()) if match else None
 
 
 def _unique_mention(text: str, phrases: Sequence[Sequence[str]]) -> int | None:
