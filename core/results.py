@@ -99,3 +99,24 @@ def model_costs(frame: pd.DataFrame) -> list[ModelCost]:
             )
         )
     return costs
+
+
+def failed_calls(frame: pd.DataFrame) -> list[str]:
+    """One line per model whose calls failed: how many, and the most common error.
+
+    The results table only counts failures; the message is what tells a user whether
+    to wait (rate limits) or to fix something (a context window, a server).
+    """
+    failed = frame[frame["error"].notna()]
+    lines = []
+    for model, rows in failed.groupby("model", sort=False):
+        messages = rows["error"].value_counts()
+        top, times = str(messages.index[0]), int(messages.iloc[0])
+        top = top if len(top) <= 200 else top[:199] + "…"
+        total = int((frame["model"] == model).sum())
+        lines.append(
+            f"model '{model}': {len(rows)} of {total} calls failed (left out of n); "
+            f"most often ({times}×): {top}. Failed calls are not cached: the same "
+            "command retries them."
+        )
+    return lines

@@ -19,7 +19,7 @@ from genspec.console import (
     warning_line,
 )
 from genspec.plugins import registry
-from genspec.results import model_costs, to_frame
+from genspec.results import failed_calls, model_costs, to_frame
 
 REAL_RUN_HINT = "genspec run domain={domain} roster=paper data=full limit=500"
 
@@ -62,6 +62,8 @@ def run_domain(
         reported=roster.reported,
     )
     console.print(results_table(summaries, f"Results · {config.domain}"))
+    for line in failed_calls(frame):
+        warning_line(line)
     for task in by_category:
         rows = [s for s in [*summaries, *categories] if s.task == task]
         console.print(category_table(rows, f"{task} by category · {config.domain}"))

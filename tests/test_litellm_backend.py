@@ -632,6 +632,23 @@ def test_cache_modes_through_the_cli(workdir: Path) -> None:
         assert calls_and_rows("cache.mode=readwrite") == (0, 3)
 
 
+def test_the_summary_names_the_most_common_error_and_the_rerun_retries_it(
+    workdir: Path,
+) -> None:
+    from conftest import write_roster
+
+    with FakeOpenAIServer(schedule={1: "400", 2: "400", 3: "503"}) as server:
+        model = api_model(server, "failing-model", max_retries=0)
+        conf = write_roster(workdir / "conf", "failing", [model])
+        args = ["domain=medical", "roster=failing", "tasks=[medqa]", "limit=4"]
+        output = " ".join(cli_run(*args, "--config-dir", str(conf)).split())
+        assert "model 'failing-model': 3 of 4 calls failed" in output
+        assert "most often (2×): " in output and "maximum context length" in output
+        before = server.calls
+        cli_run(*args, "--config-dir", str(conf))
+    assert server.calls - before == 3  # only the failed calls are asked again
+
+
 def test_cost_tokens_and_model_version_reach_the_terminal_and_mlflow(workdir: Path) -> None:
     from conftest import write_roster
 
