@@ -128,6 +128,22 @@ def _local(task: Task, directory: Path) -> tuple[tuple[Example, ...], str]:
 
 
 def _read_file(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """The rows of a local data file; a file that cannot be opened or decoded (a folder
+    named like one, no permission, not UTF-8) is one line naming it, not a traceback."""
+    try:
+        yield from _read_rows(path)
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{path}: not UTF-8 text (byte {error.start}: {error.reason}). "
+            "Save it as UTF-8, or as parquet."
+        ) from None
+    except OSError as error:
+        raise DataError(
+            f"{path}: cannot be read ({error.strerror or error}). Make it a readable file."
+        ) from None
+
+
+def _read_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
     if path.suffix == ".json" and _holds_json_array(path):
         yield from _read_json_array(path)
         return

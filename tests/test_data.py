@@ -76,6 +76,18 @@ def test_invalid_json_line_is_named(tmp_path: Path) -> None:
         load_task_data(medqa(), DataConfig(source="local", dir=str(tmp_path)))
 
 
+def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    (tmp_path / "medqa.jsonl").write_bytes(b"\xff\xfe" + json.dumps(MEDQA_ROW).encode())
+    with pytest.raises(DataError, match=r"medqa.jsonl: not UTF-8 text .*Save it as UTF-8"):
+        load_task_data(medqa(), DataConfig(source="local", dir=str(tmp_path)))
+
+
+def test_a_folder_named_like_a_data_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "medqa.jsonl").mkdir()
+    with pytest.raises(DataError, match=r"medqa.jsonl: cannot be read \(Is a directory\)"):
+        load_task_data(medqa(), DataConfig(source="local", dir=str(tmp_path)))
+
+
 def test_missing_local_file_says_what_was_looked_for(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"looked for medqa.jsonl or medqa.json or medqa.csv"):
         load_task_data(medqa(), DataConfig(source="local", dir=str(tmp_path)))
