@@ -124,7 +124,12 @@ def _local(task: Task, directory: Path) -> tuple[tuple[Example, ...], str]:
             f"Task '{task.name}': no data file in {directory} (looked for {names}). "
             f"Add it {schema}, or select other tasks with tasks=[...]."
         )
-    return tuple(_map_rows(task, _read_file(path), path)), f"local file {path}"
+    test = tuple(_map_rows(task, _read_file(path), path))
+    if not test:  # else the run "succeeds" with n=0 and an inconclusive verdict
+        raise DataError(
+            f"{path}: no items. Add rows in the hub schema, or select other tasks with tasks=[...]."
+        )
+    return test, f"local file {path}"
 
 
 def _read_file(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:

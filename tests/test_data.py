@@ -76,6 +76,13 @@ def test_invalid_json_line_is_named(tmp_path: Path) -> None:
         load_task_data(medqa(), DataConfig(source="local", dir=str(tmp_path)))
 
 
+@pytest.mark.parametrize(("name", "text"), [("medqa.jsonl", "\n"), ("medqa.json", "[]")])
+def test_a_local_file_without_items_is_refused(tmp_path: Path, name: str, text: str) -> None:
+    (tmp_path / name).write_text(text)
+    with pytest.raises(DataError, match=rf"{name}: no items"):
+        load_task_data(medqa(), DataConfig(source="local", dir=str(tmp_path)))
+
+
 def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     (tmp_path / "medqa.jsonl").write_bytes(b"\xff\xfe" + json.dumps(MEDQA_ROW).encode())
     with pytest.raises(DataError, match=r"medqa.jsonl: not UTF-8 text .*Save it as UTF-8"):
