@@ -73,3 +73,13 @@ def test_model_preset_replaces_the_roster() -> None:
 def test_sweep_expands_to_one_job_per_value() -> None:
     jobs = expand_sweep(["domain=medical,finance,legal", "limit=3"])
     assert jobs == [[f"domain={d}", "limit=3"] for d in ("medical", "finance", "legal")]
+
+
+def test_a_roster_that_is_not_valid_yaml_names_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "roster").mkdir()
+    (tmp_path / "roster" / "broken.yaml").write_text("models: [\n  - {name\n")
+    with pytest.raises(ConfigError) as caught:
+        compose(["roster=broken"], str(tmp_path))
+    message = str(caught.value)
+    assert f"{tmp_path / 'roster' / 'broken.yaml'} line 2, column 3: not valid YAML" in message
+    assert "\n" not in message

@@ -11,10 +11,13 @@ import itertools
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genspec.config.schema import RosterConfig, RunConfig
 from genspec.errors import ConfigError, UnknownNameError
+
+if TYPE_CHECKING:
+    import yaml
 
 CONF_DIR = Path(str(files("genspec.conf")))
 GROUPS = ("roster", "model", "data", "launcher")
@@ -67,6 +70,7 @@ def _parse(overrides: Sequence[str]) -> list[Any]:
 
 def compose(overrides: Sequence[str], config_dir: str | None = None) -> tuple[RunConfig, dict]:
     """The validated run config and the plain resolved dict (for logging) of one job."""
+    import yaml
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
@@ -82,6 +86,8 @@ def compose(overrides: Sequence[str], config_dir: str | None = None) -> tuple[Ru
         plain: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     except HydraException as error:
         raise _translate(error) from None
+    except yaml.YAMLError as error:
+        raise _yaml_error(error) from None
     except Exception as error:  # omegaconf interpolation and type errors
         raise ConfigError(f"Bad config: {str(error).splitlines()[0]}") from None
     if plugin_roster is not None:
@@ -142,6 +148,19 @@ def _translate(error: Exception) -> ConfigError:
             "config key", key, [f"{parent}.{k}" if parent else k for k in _known_keys(parent)]
         )
     return ConfigError(f"Bad config: {text[:300]}")
+
+
+def _yaml_error(error: yaml.YAMLError) -> ConfigError:
+    """A YAML syntax error in a config file (a roster under --config-dir), with the file
+    and line: the parser's first line alone ("while parsing a flow node") names neither."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    if mark is None:
+        return ConfigError(f"Bad YAML in a config file: {problem}.")
+    return ConfigError(
+        f"{mark.name} line {mark.line + 1}, column {mark.column + 1}: not valid YAML "
+        f"({problem}). Fix the file."
+    )
 
 
 def _known_keys(path: str) -> list[str]:
