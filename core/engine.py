@@ -98,7 +98,9 @@ def _templates(task: Task, config: RunConfig) -> dict[str, PromptTemplate]:
     names = config.auto_prompts if config.prompt == AUTO else [config.prompt]
     for name in names:
         if name not in task.prompts:
-            raise UnknownNameError(f"prompt for task '{task.name}'", name, [*task.prompts, AUTO])
+            raise UnknownNameError(
+                "prompt", name, [*task.prompts, AUTO], where=f"for task '{task.name}'"
+            )
     return {name: task.prompts[name] for name in names}
 
 
@@ -109,7 +111,7 @@ def prepare(config: RunConfig) -> Prepared:
         by_name = {t.name: t for t in tasks}
         for name in config.tasks:
             if name not in by_name:
-                raise UnknownNameError(f"task in domain '{config.domain}'", name, by_name)
+                raise UnknownNameError("task", name, by_name, where=f"in domain '{config.domain}'")
         tasks = [by_name[name] for name in config.tasks]
     else:  # by default, the tasks this data source has (no hub copy of ddx; JAMA only local)
         tasks = [t for t in tasks if provides(config.data.source, t)]

@@ -23,12 +23,17 @@ class ConfigError(GenspecError):
 class UnknownNameError(ConfigError):
     """A name (domain, task, roster, model, plugin) that does not exist."""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str], fix: str = "") -> None:
+    def __init__(
+        self, kind: str, name: str, known: Iterable[str], fix: str = "", where: str = ""
+    ) -> None:
+        """``where`` places the name ("in domain 'medical'") after it, so the message
+        reads "Unknown task 'medqaa' in domain 'medical'", not "task in domain ... 'medqaa'"."""
         known = sorted(set(known))
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         listing = ", ".join(known) if known else "none"
-        message = f"Unknown {kind} '{name}'.{hint} Known: {listing}."
+        place = f" {where}" if where else ""
+        message = f"Unknown {kind} '{name}'{place}.{hint} Known: {listing}."
         if fix:
             message += f" {fix}"
         super().__init__(message)

@@ -114,9 +114,10 @@ def test_repeated_run_is_answered_from_the_cache(workdir: Path, dry: Path) -> No
     [
         (["domain=medicla"], "Unknown domain 'medicla'. Did you mean 'medical'?"),
         (["tasks=[medqa,pubmedq]"], "Did you mean 'pubmedqa'?"),
+        (["tasks=[medqaa]"], "Unknown task 'medqaa' in domain 'medical'. Did you mean"),
         (["roster=nope"], "Unknown roster 'nope'"),
         (["limt=2"], "Did you mean 'limit'?"),
-        (["prompt=fewshot"], "Did you mean 'few_shot'?"),
+        (["prompt=fewshot"], "Unknown prompt 'fewshot' for task 'medqa'. Did you mean"),
         (["data=local", "data.dir=/nonexistent-dir"], "is not a folder"),
     ],
 )

@@ -139,7 +139,7 @@ def build(base: ModelSpec, settings: TrainSettings) -> Plan:
         template = task.prompts.get(settings.template)
         if template is None:
             raise UnknownNameError(
-                f"prompt for task '{task.name}'", settings.template, task.prompts
+                "prompt", settings.template, task.prompts, where=f"for task '{task.name}'"
             )
         for ex in loaded.dev:
             request = build_request(
@@ -172,7 +172,7 @@ def _tasks(tasks: Sequence[Task], names: list[str] | None, domain: str) -> list[
     for name in names:
         if name not in by_name or not by_name[name].kind.has_choices:
             known = [t.name for t in tasks if t.kind.has_choices]
-            raise UnknownNameError(f"choice task in domain '{domain}'", name, known)
+            raise UnknownNameError("choice task", name, known, where=f"in domain '{domain}'")
     return [by_name[name] for name in names]
 
 
