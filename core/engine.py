@@ -104,9 +104,26 @@ def _templates(task: Task, config: RunConfig) -> dict[str, PromptTemplate]:
     return {name: task.prompts[name] for name in names}
 
 
+def _check_roster_domains(config: RunConfig) -> None:
+    """A roster's ``domains:`` keys must be installed domains: a misspelt one
+    ("medicl") would silently drop its models, and the run would end with no specialist."""
+    known = registry().domains
+    for name in config.roster.domains:
+        if name not in known:
+            raise UnknownNameError(
+                "domain",
+                name,
+                known,
+                f"Fix the domains: key of roster '{config.roster.name}', or install the "
+                "plugin that provides it (see `genspec list plugins`).",
+                where=f"in roster '{config.roster.name}'",
+            )
+
+
 def prepare(config: RunConfig) -> Prepared:
     """Resolve tasks, data and models; every config error surfaces here, before any model."""
     tasks = registry().tasks_for(config.domain)
+    _check_roster_domains(config)
     if config.tasks:
         by_name = {t.name: t for t in tasks}
         for name in config.tasks:

@@ -128,3 +128,13 @@ def test_bad_input_is_one_line_without_traceback(
     assert code != 0
     assert message in output
     assert "Traceback" not in output
+
+
+def test_a_misspelt_domain_in_a_roster_is_named(workdir: Path) -> None:
+    conf = write_roster(
+        workdir / "conf", "typo", MOCK_MODELS[:1], domains={"medicl": MOCK_MODELS[1:]}
+    )
+    code, output = run_cli("run", "domain=medical", "roster=typo", "--config-dir", str(conf))
+    assert code == 2
+    assert "Unknown domain 'medicl' in roster 'typo'. Did you mean 'medical'?" in output
+    assert not (workdir / "mlflow.db").exists()  # refused before any work
