@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import MOCK_MODELS, write_roster
 from genspec.config.compose import compose, expand_sweep
@@ -61,8 +62,42 @@ def test_roster_base_must_be_in_the_roster(tmp_path: Path) -> None:
 
 def test_unknown_model_key_is_named(tmp_path: Path) -> None:
     write_roster(tmp_path, "typo", [{**MOCK_MODELS[0], "rol": "generalist"}])
-    with pytest.raises(ConfigError, match=r"roster.models.0.rol"):
+    with pytest.raises(ConfigError, match=r"'rol' in 'roster.models.0'"):
         compose(["roster=typo"], str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("roster", "message"),
+    [
+        ({"modls": []}, "Unknown key 'modls' in 'roster'. Did you mean 'models'?"),
+        (
+            {"models": [{**MOCK_MODELS[0], "rol": "base"}]},
+            "Unknown key 'rol' in 'roster.models.0'. Did you mean 'role'?",
+        ),
+        (
+            {"domains": {"legal": [{**MOCK_MODELS[0], "bse": "x"}]}},
+            "Unknown key 'bse' in 'roster.domains.legal.0'. Did you mean 'base'?",
+        ),
+    ],
+)
+def test_unknown_roster_key_says_which_keys_exist(
+    tmp_path: Path, roster: dict, message: str
+) -> None:
+    (tmp_path / "roster").mkdir()
+    (tmp_path / "roster" / "typo.yaml").write_text(yaml.safe_dump(roster))
+    with pytest.raises(UnknownNameError) as caught:
+        compose(["roster=typo"], str(tmp_path))
+    assert message in str(caught.value)
+
+
+def test_a_model_preset_with_a_bad_key_is_named_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "mine.yaml").write_text(yaml.safe_dump({**MOCK_MODELS[0], "rol": 1}))
+    with pytest.raises(ConfigError, match=r"Unknown key 'rol' in 'model'\. Did you mean 'role'\?"):
+        compose(["model=mine"], str(tmp_path))
+    (tmp_path / "model" / "mine.yaml").write_text(yaml.safe_dump({**MOCK_MODELS[0], "role": "x"}))
+    with pytest.raises(ConfigError, match=r"Bad value for 'model.role'"):
+        compose(["model=mine"], str(tmp_path))
 
 
 def test_model_preset_replaces_the_roster() -> None:

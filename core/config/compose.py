@@ -11,9 +11,9 @@ import itertools
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
-from genspec.config.schema import RosterConfig, RunConfig
+from genspec.config.schema import RunConfig
 from genspec.errors import ConfigError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -180,13 +180,39 @@ def validate(plain: dict[str, Any]) -> RunConfig:
 
     data = {k: v for k, v in plain.items() if k not in ("hydra", "model")}
     model = plain.get("model")
-    if model:
-        data["roster"] = RosterConfig(name=f"model:{model.get('name', '?')}", models=[model])
+    if model:  # a preset is a one-model roster, checked with the rest of the config
+        data["roster"] = {"name": f"model:{model.get('name', '?')}", "models": [model]}
     try:
         return RunConfig.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "config"
+        loc = tuple(first["loc"])
+        if model and loc[:3] == ("roster", "models", 0):
+            loc = ("model", *loc[3:])  # name the preset the user chose, not its roster
+        where = ".".join(str(p) for p in loc) or "config"
+        if first["type"] == "extra_forbidden":
+            parent = ".".join(str(p) for p in loc[:-1])
+            raise UnknownNameError(
+                "key",
+                str(loc[-1]),
+                _fields_at(first["loc"][:-1]),
+                "Fix or remove it in the config file.",
+                where=f"in '{parent}'" if parent else "",
+            ) from None
         got = first.get("input")
         shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
         raise ConfigError(f"Bad value for '{where}': {first['msg']}{shown}.") from None
+
+
+def _fields_at(loc: Sequence[str | int]) -> list[str]:
+    """Field names of the :class:`RunConfig` part at a pydantic error location such as
+    ``("roster", "models", 0)``: list indices and dict keys step into the item type."""
+    kind: Any = RunConfig
+    for part in loc:
+        if hasattr(kind, "model_fields"):
+            field = kind.model_fields.get(part)
+            kind = getattr(field, "annotation", None)
+        else:  # list[X] or dict[str, X]: the part is an index or key, the item is X
+            args = get_args(kind)
+            kind = args[-1] if args else None
+    return list(getattr(kind, "model_fields", {}))
