@@ -37,6 +37,8 @@ def test_defaults_compose_to_the_offline_roster_on_samples() -> None:
         (["data=local"], "data=local needs data.dir=DIR"),
         (["cache.mode=sometimes"], "Bad value for 'cache.mode'"),
         (["domain"], "Bad override"),
+        (["judge.params.x=1"], "'judge.params' takes new keys only with a leading +"),
+        (["judge.params={x:1}"], "Write +judge.params={x:1}"),
     ],
 )
 def test_bad_config_is_one_line_naming_the_key(overrides: list[str], message: str) -> None:

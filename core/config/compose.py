@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 from genspec.config.schema import RunConfig
 from genspec.errors import ConfigError, UnknownNameError
@@ -144,6 +144,13 @@ def _translate(error: Exception) -> ConfigError:
     if "not in struct" in text or "Could not override" in text or "Could not append" in text:
         key = text.split("'")[1] if "'" in text else "?"
         parent, _, _leaf = key.rpartition(".")
+        mapping = next((p for p in (key, parent) if p and _is_mapping(p)), None)
+        if mapping:  # e.g. judge.params.x=1: a free-form mapping takes new keys with "+"
+            marker = "To append to your config use "
+            fix = text.split(marker, 1)[1] if marker in text else f"+{key}=VALUE"
+            return ConfigError(
+                f"Cannot set '{key}': '{mapping}' takes new keys only with a leading +. Write {fix}"
+            )
         return UnknownNameError(
             "config key", key, [f"{parent}.{k}" if parent else k for k in _known_keys(parent)]
         )
@@ -165,13 +172,13 @@ def _yaml_error(error: yaml.YAMLError) -> ConfigError:
 
 def _known_keys(path: str) -> list[str]:
     """Field names under a dotted path of :class:`RunConfig` (for "did you mean")."""
-    model: Any = RunConfig
-    for part in filter(None, path.split(".")):
-        field = model.model_fields.get(part)
-        model = getattr(field, "annotation", None)
-        if not hasattr(model, "model_fields"):
-            return []
-    return [*model.model_fields, *(GROUPS if not path else ())]
+    parts = path.split(".") if path else []
+    return [*_fields_at(parts), *(GROUPS if not path else ())]
+
+
+def _is_mapping(path: str) -> bool:
+    """Whether a dotted path of :class:`RunConfig` is a free-form mapping (``params``)."""
+    return get_origin(_type_at(path.split("."))) is dict
 
 
 def validate(plain: dict[str, Any]) -> RunConfig:
@@ -206,7 +213,13 @@ def validate(plain: dict[str, Any]) -> RunConfig:
 
 def _fields_at(loc: Sequence[str | int]) -> list[str]:
     """Field names of the :class:`RunConfig` part at a pydantic error location such as
-    ``("roster", "models", 0)``: list indices and dict keys step into the item type."""
+    ``("roster", "models", 0)``, or none where that part is not a model."""
+    return list(getattr(_type_at(loc), "model_fields", {}))
+
+
+def _type_at(loc: Sequence[str | int]) -> Any:
+    """The annotation at a location of :class:`RunConfig`; list indices and dict keys
+    step into the item type. None where the location does not exist."""
     kind: Any = RunConfig
     for part in loc:
         if hasattr(kind, "model_fields"):
@@ -215,4 +228,4 @@ def _fields_at(loc: Sequence[str | int]) -> list[str]:
         else:  # list[X] or dict[str, X]: the part is an index or key, the item is X
             args = get_args(kind)
             kind = args[-1] if args else None
-    return list(getattr(kind, "model_fields", {}))
+    return kind
