@@ -95,7 +95,10 @@ def run(multirun: bool, config_dir: str | None, overrides: tuple[str, ...]) -> N
         run_domain(config, plain, prepared[0])
         return
     from genspec.config.hydra_app import multirun as hydra_multirun
+    from genspec.tracking.mlflow_log import create_store, tracking_uri
 
+    for uri in {tracking_uri(config.tracking) for config, _ in composed}:
+        create_store(uri)  # parallel jobs would race to create a fresh SQLite store
     statuses = hydra_multirun(list(overrides), config_dir)
     _cross_domain_summary(statuses, composed[0][0])
     failed = len(jobs) - sum(bool(s["ok"]) for s in statuses)

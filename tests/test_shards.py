@@ -98,3 +98,26 @@ def test_a_missing_shard_is_named(workdir: Path) -> None:
     report = runner.invoke(cli, ["report"])
     assert report.exit_code != 0
     assert "shard(s) 1/3, 3/3" in report.output and "Traceback" not in report.output
+
+
+def test_a_parallel_sweep_finds_the_local_store_already_created(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """joblib workers that all create a fresh SQLite store at once collide in MLflow's
+    table migrations, and their runs land in the outbox; the store must exist first."""
+    import sqlite3
+
+    conf = write_roster(workdir / "conf", "dry", MOCK_MODELS)
+    tables: set[str] = set()
+
+    def launch(overrides: list[str], config_dir: str | None) -> list[dict[str, Any]]:
+        with sqlite3.connect(workdir / "mlflow.db") as db:
+            query = "SELECT name FROM sqlite_master WHERE type='table'"
+            tables.update(name for (name,) in db.execute(query))
+        return [{"domain": "medical", "ok": True, "run_id": None}] * 2
+
+    monkeypatch.setattr("genspec.config.hydra_app.multirun", launch)
+    args = ["run", "-m", "roster=dry", "limit=2", "shard=1/2,2/2", "--config-dir", str(conf)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert {"experiments", "runs", "alembic_version"} <= tables

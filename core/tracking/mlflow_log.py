@@ -41,6 +41,27 @@ def local_uri(directory: Path | None = None) -> str:
     return f"sqlite:///{((directory or Path.cwd()) / DEFAULT_DB).resolve()}"
 
 
+def create_store(uri: str) -> None:
+    """Create a SQLite store's tables now, before parallel jobs log to it.
+
+    MLflow creates and migrates the tables of a new database on first use; joblib
+    workers that do so at once on the same fresh file collide ("Online migration
+    expected to match one row"), and all but one run land in the outbox. A store that
+    cannot be created here is left to each job, which keeps its run in the outbox.
+    """
+    if not uri.startswith("sqlite:"):
+        return
+    import contextlib
+    import logging
+
+    from mlflow.tracking import MlflowClient
+
+    # its INFO lines ("Creating initial MLflow database tables") would precede the run
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    with contextlib.suppress(Exception):
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+
+
 def _model_params(model: ModelSpec) -> dict[str, Any]:
     params = {
         "model.name": model.name,
