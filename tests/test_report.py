@@ -7,9 +7,10 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from conftest import MOCK_MODELS, write_roster
+from conftest import MOCK_MODELS, free_port, write_roster
 from genspec.cli import cli
 
 
@@ -64,3 +65,19 @@ def test_report_without_runs_says_what_to_do(workdir: Path) -> None:
     result = CliRunner().invoke(cli, ["report"])
     assert result.exit_code != 0
     assert "No genspec runs" in result.output and "Traceback" not in result.output
+
+
+def test_report_on_a_store_that_does_not_exist_creates_none(workdir: Path) -> None:
+    missing = workdir / "typo" / "mlflow.db"
+    result = CliRunner().invoke(cli, ["report", "--uri", f"sqlite:///{missing}"])
+    assert result.exit_code == 2
+    assert f"no MLflow store at sqlite:///{missing} ({missing} does not exist)" in result.output
+    assert not missing.parent.exists()
+
+
+@pytest.mark.parametrize("uri", ["bogus://x", "http://127.0.0.1:{port}/"])
+def test_report_on_an_unusable_store_is_one_line(workdir: Path, uri: str) -> None:
+    result = CliRunner().invoke(cli, ["report", "--uri", uri.format(port=free_port())])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: Cannot ") and "--uri" in result.output
+    assert result.output.count("\n") == 1 and isinstance(result.exception, SystemExit)

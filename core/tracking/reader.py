@@ -54,17 +54,7 @@ def find_runs(
     With ``latest_per_domain`` only the newest run of each domain is kept unless run ids
     are given: a report compares domains, not repeats.
     """
-    # Artifact download bars would land in the middle of JSON/CSV output.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri)
-    try:
-        found = client.search_experiments()
-    except Exception as error:
-        raise GenspecError(
-            f"Cannot read the MLflow store at {uri}: {str(error).splitlines()[0]}"
-        ) from None
+    client, found = _open_store(uri)
     chosen = [e for e in found if not experiments or e.name in experiments]
     if not chosen:
         return []
@@ -101,6 +91,38 @@ def find_runs(
             seen_groups.add(group)
             stored.append(_merged(client, [r for r in parents if _group(r) == group], experiment))
     return stored
+
+
+def _open_store(uri: str) -> tuple[Any, list[Any]]:
+    """A client on an existing store and its experiments, or one line saying why not.
+
+    Reading never creates a store: MLflow would make an empty SQLite file at a mistyped
+    path, and retry an unreachable server for minutes before failing.
+    """
+    # Artifact download bars would land in the middle of JSON/CSV output.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    fix = "Pass --uri (or set MLFLOW_TRACKING_URI) to the store `genspec run` logged to."
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///").split("?")[0])
+        if not path.is_file():
+            raise GenspecError(
+                f"No genspec runs: no MLflow store at {uri} ({path} does not exist). Run "
+                f"`genspec run` first, or pass --uri (or set MLFLOW_TRACKING_URI) to its store."
+            )
+    from genspec.tracking.outbox import reachable
+
+    reason = reachable(uri)
+    if reason:
+        raise GenspecError(f"Cannot reach the MLflow server at {uri} ({reason}). {fix}")
+    from mlflow.tracking import MlflowClient
+
+    try:
+        client = MlflowClient(tracking_uri=uri)
+        return client, client.search_experiments()
+    except Exception as error:  # an unknown scheme, a file store, a corrupt database
+        text = str(error).strip() or type(error).__name__
+        first = text.splitlines()[0].split(". ")[0].rstrip(".")  # MLflow's are paragraphs
+        raise GenspecError(f"Cannot read the MLflow store at {uri}: {first}. {fix}") from None
 
 
 def _group(run: Any) -> str | None:
