@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -84,10 +85,24 @@ def _summaries(run: StoredRun) -> list[ModelTaskSummary]:
     ]
 
 
+def _plots_folder(directory: Path) -> None:
+    """Make the ``--plots`` folder before anything is printed: a folder that cannot be
+    written fails in one line, not in a traceback after the report."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise GenspecError(
+            f"--plots {directory}: cannot create the folder ({error.strerror or error}). "
+            "Pass a folder you can write to."
+        ) from None
+    if not os.access(directory, os.W_OK):
+        raise GenspecError(f"--plots {directory}: folder is not writable. Pass another one.")
+
+
 def write_plots(pairs: Sequence[tuple[StoredRun, DomainEvidence]], directory: Path) -> list[Path]:
     from genspec.plots import accuracy_plot, forest_plot
 
-    directory.mkdir(parents=True, exist_ok=True)
+    _plots_folder(directory)
     paths = [forest_plot([e for _, e in pairs], directory / "forest.png")]
     for run, evidence in pairs:
         paths.append(accuracy_plot(_summaries(run), directory / f"accuracy-{evidence.domain}.png"))
@@ -96,6 +111,8 @@ def write_plots(pairs: Sequence[tuple[StoredRun, DomainEvidence]], directory: Pa
 
 def render(runs: Sequence[StoredRun], fmt: str, plots: Path | None = None) -> None:
     """Print the report in ``fmt`` (table|markdown|json|csv) and write plots if asked."""
+    if plots is not None:
+        _plots_folder(plots)
     pairs = _evidences(runs)
     verdict = cross_domain([e for _, e in pairs])
     if fmt == "json":

@@ -81,3 +81,17 @@ def test_report_on_an_unusable_store_is_one_line(workdir: Path, uri: str) -> Non
     assert result.exit_code == 2
     assert result.output.startswith("error: Cannot ") and "--uri" in result.output
     assert result.output.count("\n") == 1 and isinstance(result.exception, SystemExit)
+
+
+def test_plots_to_a_folder_that_cannot_be_made_is_one_line_before_the_report(
+    workdir: Path,
+) -> None:
+    conf = write_roster(workdir / "conf", "dry", MOCK_MODELS)
+    run = CliRunner().invoke(
+        cli, ["run", "domain=legal", "roster=dry", "limit=3", "--config-dir", str(conf)]
+    )
+    assert run.exit_code == 0, run.output
+    (workdir / "a-file").write_text("")
+    result = CliRunner().invoke(cli, ["report", "--plots", str(workdir / "a-file" / "plots")])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: --plots {workdir / 'a-file' / 'plots'}: cannot")
