@@ -31,10 +31,11 @@ def run_domain(
     the run was kept in the outbox because the tracking store could not be reached."""
     from genspec.evidence import compare, summarize, summarize_by_category
     from genspec.plots import accuracy_plot, forest_plot
-    from genspec.tracking.mlflow_log import log_domain_run, tracking_uri
+    from genspec.tracking.mlflow_log import check_uri, log_domain_run, tracking_uri
     from genspec.tracking.redact import check_available
 
     check_available(config.tracking.examples)
+    check_uri(tracking_uri(config.tracking))
     for problem in registry().problems:
         warning_line(problem)
     roster = config.roster

@@ -138,3 +138,29 @@ def test_a_misspelt_domain_in_a_roster_is_named(workdir: Path) -> None:
     assert code == 2
     assert "Unknown domain 'medicl' in roster 'typo'. Did you mean 'medical'?" in output
     assert not (workdir / "mlflow.db").exists()  # refused before any work
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("bogus://x", "MLflow has no store for 'bogus:'"),
+        ("{workdir}/mlruns", "The filesystem tracking backend"),
+    ],
+)
+def test_a_tracking_uri_no_store_can_serve_is_refused_before_any_model(
+    workdir: Path, dry: Path, monkeypatch: pytest.MonkeyPatch, uri: str, message: str
+) -> None:
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    uri = uri.format(workdir=workdir)
+    code, output = run_cli(
+        "run",
+        "domain=legal",
+        "roster=dry",
+        "limit=2",
+        f"tracking.uri={uri}",
+        "--config-dir",
+        str(dry),
+    )
+    assert code == 2
+    assert f"error: Tracking URI '{uri}': {message}" in output
+    assert not (workdir / ".genspec").exists()  # no run kept for a store that cannot be

@@ -37,6 +37,36 @@ def tracking_uri(config: TrackingConfig) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or config.uri or local_uri()
 
 
+def check_uri(uri: str) -> None:
+    """Refuse, before any model runs, a tracking URI that no MLflow store can ever serve
+    (an unknown scheme, a folder store this MLflow no longer writes). Without this the
+    run ends in the outbox, and `genspec sync` can never upload it. An unreachable
+    server is not refused here: it may come back, and the outbox is for that."""
+    from urllib.parse import urlparse
+
+    from genspec.errors import ConfigError
+
+    fix = "Set tracking.uri (or MLFLOW_TRACKING_URI) to e.g. sqlite:///mlflow.db."
+    try:
+        from mlflow.tracking._tracking_service.utils import _tracking_store_registry
+    except ImportError:  # MLflow moved its registry: the upload will say what is wrong
+        return
+    scheme = urlparse(uri).scheme
+    try:
+        builder = _tracking_store_registry.get_store_builder(uri)
+    except Exception:
+        raise ConfigError(
+            f"Tracking URI '{uri}': MLflow has no store for '{scheme}:'. {fix}"
+        ) from None
+    if scheme in ("", "file"):  # a folder store, which this MLflow may refuse to write
+        try:
+            builder(store_uri=uri, artifact_uri=None)
+        except Exception as error:
+            text = " ".join(str(error).split()) or type(error).__name__
+            reason = text.split(". ")[0].rstrip(".")
+            raise ConfigError(f"Tracking URI '{uri}': {reason}. {fix}") from None
+
+
 def local_uri(directory: Path | None = None) -> str:
     return f"sqlite:///{((directory or Path.cwd()) / DEFAULT_DB).resolve()}"
 
