@@ -131,7 +131,16 @@ def prepare(config: RunConfig) -> Prepared:
                 raise UnknownNameError("task", name, by_name, where=f"in domain '{config.domain}'")
         tasks = [by_name[name] for name in config.tasks]
     else:  # by default, the tasks this data source has (no hub copy of ddx; JAMA only local)
-        tasks = [t for t in tasks if provides(config.data.source, t)]
+        source = config.data.source
+        names = ", ".join(t.name for t in tasks)
+        tasks = [t for t in tasks if provides(source, t)]
+        if not tasks:  # else the run would log an empty table and an inconclusive verdict
+            has = "a hub dataset" if source == "full" else "a bundled sample"
+            raise ConfigError(
+                f"Domain '{config.domain}' has no task that data={source} can read "
+                f"(none of {names} has {has}). Run it with data=local data.dir=DIR "
+                "(DIR/<task>.jsonl in the task's schema), or with another data source."
+            )
     # adapted specialists and encoders learn the run's domain: their key joins the cache key
     models = bind(config.roster.for_domain(config.domain), config.domain, config.data)
     if not models:

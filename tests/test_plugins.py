@@ -95,3 +95,26 @@ def test_duplicate_task_names_are_refused(site: Path) -> None:
 def test_unknown_domain_suggests_the_closest() -> None:
     with pytest.raises(UnknownNameError, match="Did you mean 'medical'"):
         discover().tasks_for("medicla")
+
+
+def test_a_domain_with_no_task_for_the_data_source_is_refused(site: Path) -> None:
+    """A plugin whose tasks have no hub dataset, under data=full, would run no task and
+    log an empty table with exit 0 (the smoke run's hint suggests data=full)."""
+    from genspec.config.schema import DataConfig, ModelSpec, RosterConfig, RunConfig
+    from genspec.engine import prepare
+    from genspec.errors import ConfigError
+    from genspec.plugins import registry
+
+    fake_distribution(
+        site, "gsp-agri", "agri", "gsp_test_agri", GOOD_TASK.format(name="soil", domain="agri")
+    )
+    model = ModelSpec(name="a", id="mock-a", role="generalist", backend="mock")
+    config = RunConfig(
+        domain="agri", data=DataConfig(source="full"), roster=RosterConfig(models=[model])
+    )
+    registry.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"no task that data=full can read \(none of soil"):
+            prepare(config)
+    finally:
+        registry.cache_clear()
