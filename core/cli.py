@@ -19,6 +19,9 @@ from genspec.errors import GenspecError
 if TYPE_CHECKING:
     from genspec.config.schema import RunConfig
 
+# A TCP port, checked by click: a bad one is a usage error, not a traceback from bind().
+PORT = click.IntRange(0, 65535)
+
 RUN_HELP = """Run a domain's tasks on a roster of models and print the verdict.
 
 OVERRIDES are Hydra overrides (key=value), for example:
@@ -275,7 +278,7 @@ def sync(uri: str | None, outbox: str) -> None:
 
 
 @cli.command()
-@click.option("--port", default=5000, show_default=True)
+@click.option("--port", default=5000, show_default=True, type=PORT)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--uri", help="Tracking URI (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
 @_friendly
@@ -297,17 +300,33 @@ def ui(port: int, host: str, uri: str | None) -> None:
 
 @cli.command(name="fake-api")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, help="0 picks a free port.")
-@click.option("--latency", default=0.0, show_default=True, help="Seconds before each answer.")
+@click.option("--port", default=8000, show_default=True, type=PORT, help="0 picks a free port.")
 @click.option(
-    "--fault-rate", default=0.0, show_default=True, help="Share of calls that get a fault."
+    "--latency",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds before each answer.",
+)
+@click.option(
+    "--fault-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of calls that get a fault.",
 )
 @click.option(
     "--faults",
     help="Comma-separated fault kinds to draw from: 429, 500, 503, timeout, malformed, "
     "empty, drop (default: all).",
 )
-@click.option("--retry-after", default=1.0, show_default=True, help="Retry-After of a 429 (s).")
+@click.option(
+    "--retry-after",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Retry-After of a 429 (s).",
+)
 @click.option("--seed", default=0, show_default=True, help="Seeds which calls get faults.")
 @_friendly
 def fake_api(

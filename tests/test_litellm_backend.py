@@ -426,6 +426,25 @@ def test_fake_api_cli_serves_models_and_completions() -> None:
         server.wait()
 
 
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--port", "-1"], "--port"),
+        (["--port", "99999"], "--port"),
+        (["--fault-rate", "2"], "--fault-rate"),
+        (["--latency", "-1"], "--latency"),
+    ],
+)
+def test_fake_api_bad_options_are_usage_errors(args: list[str], named: str) -> None:
+    from click.testing import CliRunner
+
+    from genspec.cli import cli
+
+    result = CliRunner().invoke(cli, ["fake-api", *args])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{named}'" in result.output and "Traceback" not in result.output
+
+
 def test_fake_api_faults_are_seeded_and_auth_is_not_recorded() -> None:
     def faults(seed: int) -> list[str | None]:
         with FakeOpenAIServer(fault_rate=0.5, faults=["500", "503"], seed=seed) as server:
