@@ -330,6 +330,13 @@ def test_genspec_adapt_logs_loss_and_adapter_to_mlflow_and_reuses_the_cache(
     assert bad.exit_code == 2 and "adapt.stpes" in bad.output
 
 
+def test_genspec_adapt_names_a_misspelt_domain_before_asking_for_a_model(workdir: Path) -> None:
+    result = CliRunner().invoke(cli, ["adapt", "domain=medicl"])
+    assert result.exit_code == 2, result.output
+    assert "Unknown domain 'medicl'" in result.output and "medical" in result.output
+    assert "model=PRESET" not in result.output
+
+
 # --- encoders ------------------------------------------------------------------------
 
 

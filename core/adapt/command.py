@@ -59,6 +59,9 @@ def the_model(config: RunConfig) -> ModelSpec:
 
 def make_plan(config: RunConfig, recipe: dict[str, Any]) -> tuple[ModelSpec, Plan]:
     """The model's recipe with the command line's on top, bound to the run's domain."""
+    from genspec.plugins import registry
+
+    registry().tasks_for(config.domain)  # a misspelt domain is named before the model
     spec = the_model(config)
     own = spec.params.get("adapt") or {}
     settings: AdaptSettings = parse(AdaptSettings, {**own, **recipe}, "adapt")
