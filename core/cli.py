@@ -263,6 +263,10 @@ def sync(uri: str | None, outbox: str) -> None:
 
     from genspec.tracking.outbox import sync as upload_waiting
 
+    context = click.get_current_context()
+    given = context.get_parameter_source("outbox") is not click.core.ParameterSource.DEFAULT
+    if given and not Path(outbox).is_dir():  # a mistyped folder is not "nothing to upload"
+        raise click.BadParameter(f"no folder {outbox}", param_hint="'--outbox'")
     uploaded, failed = upload_waiting(Path(outbox), uri)
     for folder, run_id in uploaded:
         click.echo(f"uploaded {folder.name} as run {run_id}")

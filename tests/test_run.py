@@ -164,3 +164,9 @@ def test_a_tracking_uri_no_store_can_serve_is_refused_before_any_model(
     assert code == 2
     assert f"error: Tracking URI '{uri}': {message}" in output
     assert not (workdir / ".genspec").exists()  # no run kept for a store that cannot be
+
+
+def test_sync_refuses_an_outbox_folder_that_does_not_exist(workdir: Path) -> None:
+    assert "Nothing to upload" in run_cli("sync")[1]  # the default folder: nothing kept yet
+    code, output = run_cli("sync", "--outbox", str(workdir / "outbx"))
+    assert code == 2 and "no folder" in output and "Nothing to upload" not in output
