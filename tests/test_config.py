@@ -120,3 +120,14 @@ def test_a_roster_that_is_not_valid_yaml_names_file_and_line(tmp_path: Path) -> 
     message = str(caught.value)
     assert f"{tmp_path / 'roster' / 'broken.yaml'} line 2, column 3: not valid YAML" in message
     assert "\n" not in message
+
+
+def test_an_unset_environment_variable_in_a_roster_says_how_to_set_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GENSPEC_TEST_ENDPOINT", raising=False)
+    params = {"api_base": "${oc.env:GENSPEC_TEST_ENDPOINT}"}
+    write_roster(tmp_path, "env", [{**MOCK_MODELS[0], "params": params}])
+    with pytest.raises(ConfigError, match="export GENSPEC_TEST_ENDPOINT=") as caught:
+        compose(["roster=env"], str(tmp_path))
+    assert "GENSPEC_TEST_ENDPOINT,DEFAULT" in str(caught.value)

@@ -89,7 +89,7 @@ def compose(overrides: Sequence[str], config_dir: str | None = None) -> tuple[Ru
     except yaml.YAMLError as error:
         raise _yaml_error(error) from None
     except Exception as error:  # omegaconf interpolation and type errors
-        raise ConfigError(f"Bad config: {str(error).splitlines()[0]}") from None
+        raise _resolution_error(error) from None
     if plugin_roster is not None:
         plain["roster"] = plugin_roster
     return validate(plain), plain
@@ -155,6 +155,21 @@ def _translate(error: Exception) -> ConfigError:
             "config key", key, [f"{parent}.{k}" if parent else k for k in _known_keys(parent)]
         )
     return ConfigError(f"Bad config: {text[:300]}")
+
+
+def _resolution_error(error: Exception) -> ConfigError:
+    """An interpolation that cannot be resolved; ``${oc.env:NAME}`` gets its fix."""
+    import re
+
+    first = str(error).splitlines()[0]
+    missing = re.search(r"Environment variable '([^']+)' not found", first)
+    if missing:
+        name = missing.group(1)
+        return ConfigError(
+            f"The config reads environment variable {name}, which is not set: "
+            f"export {name}=... (or give a default: ${{oc.env:{name},DEFAULT}})."
+        )
+    return ConfigError(f"Bad config: {first}")
 
 
 def _yaml_error(error: yaml.YAMLError) -> ConfigError:
