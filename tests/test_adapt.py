@@ -28,6 +28,7 @@ from genspec.backends.hf import HFBackend
 from genspec.cli import cli
 from genspec.config.compose import compose
 from genspec.config.schema import DataConfig, ModelSpec
+from genspec.data import load_task_data
 from genspec.engine import run as run_engine
 from genspec.errors import DataError
 from genspec.evidence import SPECIALIST_VS_BASE, compare, comparison_table
@@ -165,6 +166,34 @@ def test_a_corpus_that_quotes_a_test_question_is_refused(tmp_path: Path) -> None
     with pytest.raises(DataError, match=r"notes\.md contains test item"):
         plans.bind([spec], "medical", data)
     assert plans.bind([adapted_spec("x", tasks=["medqa"], corpus=False)], "medical", data)
+
+
+def test_items_and_corpus_are_checked_against_tasks_the_recipe_does_not_train_on(
+    tmp_path: Path,
+) -> None:
+    """A text-only recipe (tasks=[], as in the README) still has test items to guard,
+    and a medqa dev item is refused when it is an mmlu_medical test item."""
+    leak = {"id": "d1", "sent1": NERVE, "label": 0}
+    leak |= {f"ending{i}": t for i, t in enumerate(NERVES)}
+    data = DataConfig(source="local", dir=str(_local_medical(tmp_path / "d", [leak])))
+    with pytest.raises(DataError, match=r"also test items \(e\.g\. 'd1' of task 'medqa'\)"):
+        plans.bind([adapted_spec("x", tasks=["medqa"], corpus=False)], "medical", data)
+
+    notes = tmp_path / "notes.md"
+    notes.write_text(f"Review: {NERVE}")
+    with pytest.raises(DataError, match=r"notes\.md contains test item"):
+        plans.bind([adapted_spec("x", tasks=[], corpus=False, files=[str(notes)])], "medical", data)
+
+
+def test_a_corpus_that_quotes_a_test_passage_is_refused(tmp_path: Path) -> None:
+    """A classification item's text is its passage (a news sentence), not the question
+    every item shares."""
+    sentence = load_task_data(registry().tasks["phrasebank"], SAMPLE).test[0].context
+    notes = tmp_path / "news.txt"
+    notes.write_text(f"Market wrap. {sentence} Shares fell.")
+    spec = adapted_spec("x", tasks=[], corpus=False, files=[str(notes)])
+    with pytest.raises(DataError, match=r"news\.txt contains test item"):
+        plans.bind([spec], "finance", SAMPLE)
 
 
 # --- training ------------------------------------------------------------------------

@@ -79,18 +79,25 @@ def _normal(text: str) -> str:
 
 
 def check_uncontaminated(documents: Iterable[Document], test: Iterable[Example]) -> int:
-    """Refuse a corpus that contains a test question; returns how many were checked."""
+    """Refuse a corpus that contains a test question or passage; returns how many test
+    items were checked.
+
+    The passage (``context``) is where a classification item keeps its text (a news
+    sentence, an abstract, a clause) behind a question shared by every item.
+    """
     texts = [(d.source, _normal(d.text)) for d in documents]
     checked = 0
     for example in test:
-        question = _normal(example.question)
-        if len(question) < MIN_QUESTION_CHARS:
+        parts = [_normal(part) for part in (example.question, example.context)]
+        parts = [part for part in parts if len(part) >= MIN_QUESTION_CHARS]
+        if not parts:
             continue
         checked += 1
         for source, text in texts:
-            if question in text:
-                raise DataError(
-                    f"corpus {source} contains test item '{example.id}' ({question[:60]}...). "
-                    "Training on it would leak the test; remove it from the corpus."
-                )
+            for part in parts:
+                if part in text:
+                    raise DataError(
+                        f"corpus {source} contains test item '{example.id}' ({part[:60]}...). "
+                        "Training on it would leak the test; remove it from the corpus."
+                    )
     return checked

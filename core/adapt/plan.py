@@ -14,6 +14,7 @@ answer cache tells an adapter trained on other data apart.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -25,7 +26,7 @@ from typing import Any
 from genspec.adapt.corpus import Document, check_uncontaminated, gather
 from genspec.adapt.settings import AdaptSettings, EncoderSettings, TrainSettings, parse
 from genspec.config.schema import DataConfig, ModelSpec
-from genspec.data import _content, load_task_data
+from genspec.data import _content, load_task_data, provides
 from genspec.errors import DataError, UnknownNameError
 from genspec.requests import LoglikRequest, Request
 from genspec.task import Example, Task
@@ -122,7 +123,8 @@ def build(base: ModelSpec, settings: TrainSettings) -> Plan:
             "(genspec run and genspec adapt bind them from the run)"
         )
     domain, data = settings.domain, settings.data
-    tasks = _tasks(registry().tasks_for(domain), settings.tasks, domain)
+    every = registry().tasks_for(domain)
+    tasks = _tasks(every, settings.tasks, domain)
     items: list[Supervised] = []
     test: list[Example] = []
     skipped: list[str] = []
@@ -151,6 +153,9 @@ def build(base: ModelSpec, settings: TrainSettings) -> Plan:
                 else gold_answer(task.kind, ex)
             )
             items.append(Supervised(task.name, ex, request, target))
+    # checked against every task of the domain, not only those trained on: MMLU and
+    # MedQA share items, and a text-only recipe (tasks=[]) still reads a corpus
+    test += _test_items([t for t in every if t not in tasks], data)
     _check_disjoint(items, test)
     documents: list[Document] = []
     if isinstance(settings, AdaptSettings):
@@ -174,6 +179,17 @@ def _tasks(tasks: Sequence[Task], names: list[str] | None, domain: str) -> list[
             known = [t.name for t in tasks if t.kind.has_choices]
             raise UnknownNameError("choice task", name, known, where=f"in domain '{domain}'")
     return [by_name[name] for name in names]
+
+
+def _test_items(tasks: Sequence[Task], data: DataConfig) -> list[Example]:
+    """The test items of ``tasks`` that this data source has (a missing local file or
+    licensed task is no test item to guard)."""
+    test: list[Example] = []
+    for task in tasks:
+        if provides(data.source, task):
+            with contextlib.suppress(DataError):
+                test += load_task_data(task, data).test
+    return test
 
 
 def _check_disjoint(items: Sequence[Supervised], test: Sequence[Example]) -> None:
