@@ -8,6 +8,7 @@ from typing import Any
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,12 +26,16 @@ errors = Console(stderr=True, highlight=False)
 
 
 def error_line(message: str) -> None:
-    """The one line a user sees for a problem they can fix (no traceback)."""
-    errors.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    """The one line a user sees for a problem they can fix (no traceback).
+
+    The message is plain text, escaped: rich would take ``genspec[slurm]`` or
+    ``tasks=[medqa]`` for markup and print ``genspec`` and ``tasks=``.
+    """
+    errors.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 
 def warning_line(message: str) -> None:
-    errors.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+    errors.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
 class BarProgress(Progress):

@@ -131,3 +131,16 @@ def test_an_unset_environment_variable_in_a_roster_says_how_to_set_it(
     with pytest.raises(ConfigError, match="export GENSPEC_TEST_ENDPOINT=") as caught:
         compose(["roster=env"], str(tmp_path))
     assert "GENSPEC_TEST_ENDPOINT,DEFAULT" in str(caught.value)
+
+
+def test_an_error_line_prints_brackets_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The install hint names the extra in brackets; rich markup would swallow it."""
+    from click.testing import CliRunner
+
+    from genspec.cli import cli
+    from genspec.config import compose as composer
+
+    monkeypatch.setitem(composer.LAUNCHERS, "slurm", ("no_such_launcher_plugin", "slurm"))
+    result = CliRunner().invoke(cli, ["run", "-m", "launcher=slurm", "domain=medical"])
+    assert result.exit_code != 0
+    assert 'pip install "genspec[slurm]"' in result.output
