@@ -33,11 +33,11 @@ OVERRIDES are Hydra overrides (key=value), for example:
   genspec run data=local data.dir=/secure/medqa tasks=[medqa]
   genspec run -m domain=medical,finance,legal
 
-Keys: domain, tasks, limit, seed, prompt (zero_shot|few_shot|cot), shots,
+Keys: domain, tasks, limit, seed, prompt (zero_shot|few_shot|cot|auto), shots,
 max_new_tokens, roster, model, data (sample|full|local), data.dir,
 cache.mode (or cache=readwrite|readonly|writeonly|off), cache.dir, tracking.uri,
 tracking.experiment, tracking.examples (full|redacted|none), tracking.outbox,
-shard (I/N), launcher (joblib|slurm|ray, with -m).
+shard (I/N), launcher (joblib|slurm|ray, with -m), judge.id.
 """
 
 
@@ -140,7 +140,8 @@ recipe as adapt.KEY=VALUE:
   genspec adapt domain=finance model=smollm2 adapt.files=[/data/filings] adapt.tasks=[]
 
 Recipe keys: steps, batch_size, seq_len, lr, seed, rank, alpha, target_modules,
-corpus (true|false), files, hub.path|name|split|field|limit, tasks, template.
+corpus (true|false), files, hub.path|name|data_files|split|field|limit, tasks,
+template, domain.
 """
 
 
