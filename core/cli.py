@@ -290,7 +290,6 @@ def sync(uri: str | None, outbox: str) -> None:
 def ui(port: int, host: str, uri: str | None) -> None:
     """Open the MLflow UI on genspec's tracking store."""
     import os
-    import subprocess
 
     from genspec.config.schema import TrackingConfig
     from genspec.tracking.mlflow_log import tracking_uri
@@ -300,7 +299,8 @@ def ui(port: int, host: str, uri: str | None) -> None:
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     click.echo(f"MLflow UI for {store} at http://{host}:{port} (Ctrl+C to stop)")
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store]
-    subprocess.run([*command, "--host", host, "--port", str(port)], env=env, check=False)
+    # become the UI server (no child left running when this process is sent SIGTERM)
+    os.execve(sys.executable, [*command, "--host", host, "--port", str(port)], env)
 
 
 @cli.command(name="fake-api")
