@@ -104,11 +104,12 @@ def adapt(overrides: Sequence[str], config_dir: str | None, force: bool) -> Path
     spec, plan = make_plan(config, recipe)
     summary = plan.summary()
     folder = plans.cache_dir(LORA, plan.key)
+    tasks = ", ".join(summary["supervised_tasks"])
+    supervised = f"{summary['supervised_items']} dev items of {tasks}" if tasks else "text only"
     console.print(
         f"[bold]genspec adapt[/] · {spec.name} · domain [bold]{plan.domain}[/] · "
         f"{len(summary['documents'])} corpus file(s), {summary['corpus_chars']} chars · "
-        f"{summary['supervised_items']} dev items of {', '.join(summary['supervised_tasks'])} · "
-        f"checked against {summary['test_items_checked']} test questions"
+        f"{supervised} · checked against {summary['test_items_checked']} test questions"
     )
     if (folder / "adapter_config.json").is_file() and not force:
         console.print(f"Already trained (same base, data, recipe and seed): {folder}")
