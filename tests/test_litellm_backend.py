@@ -668,6 +668,20 @@ def test_the_summary_names_the_most_common_error_and_the_rerun_retries_it(
     assert server.calls - before == 3  # only the failed calls are asked again
 
 
+def test_a_run_of_several_api_models_leaves_no_pending_task_lines(
+    workdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each backend has its own event loop; litellm's shared logging worker must not
+    print "Task was destroyed but it is pending" (it did after each fake-api model)."""
+    from conftest import write_roster
+
+    with FakeOpenAIServer() as server:
+        models = [api_model(server, f"in-turn-{i}") for i in range(3)]
+        conf = write_roster(workdir / "conf", "in-turn", models)
+        cli_run("domain=medical", "roster=in-turn", "limit=3", "--config-dir", str(conf))
+    assert "Task was destroyed" not in caplog.text
+
+
 def test_cost_tokens_and_model_version_reach_the_terminal_and_mlflow(workdir: Path) -> None:
     from conftest import write_roster
 

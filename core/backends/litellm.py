@@ -395,6 +395,7 @@ class _Worker:
 
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_quiet_litellm_logging)
         inbox: asyncio.Queue[Any] = asyncio.Queue()
         threading.Thread(target=self._read, args=(loop, inbox), daemon=True).start()
         while (message := await inbox.get()) is not None:
@@ -485,6 +486,20 @@ class _Worker:
         """``text`` without the key or any other secret-looking environment value."""
         key = self.settings.api_key
         return scrub_text(scrub_text(text, [key] if key else []))
+
+
+def _quiet_litellm_logging(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Drop the "Task was destroyed but it is pending" line about litellm's logging worker.
+
+    litellm keeps one process-wide logging worker and moves it to whichever event loop
+    called last; with a loop per backend, its idle task on an earlier loop is torn down
+    pending. genspec registers no litellm callbacks, so nothing is lost; every other
+    loop error is reported as usual.
+    """
+    task = context.get("task")
+    if task is not None and "LoggingWorker" in repr(task.get_coro()):
+        return
+    loop.default_exception_handler(context)
 
 
 def _serve(conn: Connection, settings: _Settings, hooks: _Hooks, number: int) -> None:
