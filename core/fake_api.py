@@ -42,6 +42,7 @@ LETTERS = "ABCDEFGHIJ"
 DEFAULT_URL = "http://127.0.0.1:8000/v1"
 _TOKEN = re.compile(r"\s*\S+")
 _OPTION_LINE = re.compile(rf"^([{LETTERS}])\. ", re.MULTILINE)
+_LABELS = re.compile(r"one of the options \(([^)]*)\)")
 
 #: turns a request body into the answer text
 Policy = Callable[[dict[str, Any]], str]
@@ -70,16 +71,27 @@ def _prompt(body: dict[str, Any]) -> str:
 
 
 def default_answer(body: dict[str, Any]) -> str:
-    """One of the prompt's option letters (A-D if it lists none), picked by a hash of
-    the model name and prompt, so that two models on one server answer differently.
+    """An answer of the form the prompt asks for, picked by a hash of the model name and
+    prompt, so that two models on one server answer differently.
 
-    A prompt that ends in "Answer:" gets the bare letter (what log-probability scoring
-    reads); any other gets "The answer is X.".
+    A prompt that names its labels ("one of the options (positive, negative or
+    neutral)") gets one of them, "yes or no" one of those, "a single number" a number;
+    any other gets one of its option letters (A-D if it lists none). A prompt that ends
+    in "Answer:" gets the bare answer (what log-probability scoring reads); any other
+    gets "The answer is X.".
     """
     prompt = _prompt(body)
-    letters = sorted(set(_OPTION_LINE.findall(prompt))) or list("ABCD")
-    letter = letters[int(_unit(str(body.get("model")), prompt) * len(letters))]
-    return letter if prompt.rstrip().endswith("Answer:") else f"The answer is {letter}."
+    pick = _unit(str(body.get("model")), prompt)
+    if labels := _LABELS.findall(prompt):
+        options = re.split(r", | or ", labels[-1])
+    elif "Reply with yes or no" in prompt or "<answer> is yes or no" in prompt:
+        options = ["yes", "no"]
+    elif "a single number" in prompt:
+        options = [f"{pick * 1000:.1f}"]
+    else:
+        options = sorted(set(_OPTION_LINE.findall(prompt))) or list("ABCD")
+    answer = options[int(pick * len(options))]
+    return answer if prompt.rstrip().endswith("Answer:") else f"The answer is {answer}."
 
 
 def _logprobs(tokens: Sequence[str], prompt: str, top: int) -> dict[str, Any]:

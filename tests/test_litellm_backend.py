@@ -445,6 +445,26 @@ def test_fake_api_bad_options_are_usage_errors(args: list[str], named: str) -> N
     assert f"Invalid value for '{named}'" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("prompt", "answers"),
+    [
+        ("Q?\nA. x\nB. y\nReply with the letter of the correct option (A or B) only.", "AB"),
+        ("Sentiment? Reply with one of the options (positive, negative or neutral) only.",
+         ["positive", "negative", "neutral"]),
+        ("Is the second larger? Reply with yes or no only.", ["yes", "no"]),
+    ],
+)  # fmt: skip
+def test_fake_api_answers_in_the_form_the_prompt_asks_for(prompt: str, answers: Any) -> None:
+    from genspec.fake_api import default_answer
+
+    for model in ("m1", "m2", "m3"):
+        body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
+        reply = default_answer(body)
+        assert reply.startswith("The answer is ") and reply[14:-1] in answers
+    number = {"model": "m", "messages": [{"content": "Reply with a single number only."}]}
+    assert float(default_answer(number)[14:-1]) >= 0
+
+
 def test_fake_api_faults_are_seeded_and_auth_is_not_recorded() -> None:
     def faults(seed: int) -> list[str | None]:
         with FakeOpenAIServer(fault_rate=0.5, faults=["500", "503"], seed=seed) as server:
