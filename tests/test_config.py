@@ -39,6 +39,7 @@ def test_defaults_compose_to_the_offline_roster_on_samples() -> None:
         (["domain"], "Bad override"),
         (["judge.params.x=1"], "'judge.params' takes new keys only with a leading +"),
         (["judge.params={x:1}"], "Write +judge.params={x:1}"),
+        (["limit.x=1"], "'limit' takes a value, not keys (write limit=VALUE)"),
     ],
 )
 def test_bad_config_is_one_line_naming_the_key(overrides: list[str], message: str) -> None:

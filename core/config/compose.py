@@ -151,8 +151,14 @@ def _translate(error: Exception) -> ConfigError:
             return ConfigError(
                 f"Cannot set '{key}': '{mapping}' takes new keys only with a leading +. Write {fix}"
             )
+        known = _known_keys(parent)
+        if parent and not known:  # limit.x=1: limit holds a value, not keys
+            return ConfigError(
+                f"Unknown config key '{key}': '{parent}' takes a value, not keys "
+                f"(write {parent}=VALUE)."
+            )
         return UnknownNameError(
-            "config key", key, [f"{parent}.{k}" if parent else k for k in _known_keys(parent)]
+            "config key", key, [f"{parent}.{k}" if parent else k for k in known]
         )
     return ConfigError(f"Bad config: {text[:300]}")
 
