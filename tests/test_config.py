@@ -145,3 +145,12 @@ def test_an_error_line_prints_brackets_as_written(monkeypatch: pytest.MonkeyPatc
     result = CliRunner().invoke(cli, ["run", "-m", "launcher=slurm", "domain=medical"])
     assert result.exit_code != 0
     assert 'pip install "genspec[slurm]"' in result.output
+
+
+def test_a_roster_file_without_a_name_is_called_by_its_file_name(tmp_path: Path) -> None:
+    import yaml
+
+    (tmp_path / "roster").mkdir()
+    (tmp_path / "roster" / "nameless.yaml").write_text(yaml.safe_dump({"models": MOCK_MODELS}))
+    config, _ = compose(["roster=nameless"], str(tmp_path))
+    assert config.roster.name == "nameless"

@@ -92,6 +92,10 @@ def compose(overrides: Sequence[str], config_dir: str | None = None) -> tuple[Ru
         raise _resolution_error(error) from None
     if plugin_roster is not None:
         plain["roster"] = plugin_roster
+    elif isinstance(plain.get("roster"), dict) and "name" not in plain["roster"]:
+        # a user's roster file without name: is called by its file name in every message
+        chosen = [o.partition("=")[2] for o in overrides if o.lstrip("+").startswith("roster=")]
+        plain["roster"]["name"] = chosen[-1] if chosen else "custom"
     return validate(plain), plain
 
 
