@@ -134,6 +134,7 @@ def test_server_down_keeps_the_run_and_sync_uploads_it(
         proxy.stop()
     assert synced.exit_code == 0, synced.output
     assert "uploaded" in synced.output and not kept[0].exists()
+    assert "View run" not in synced.output  # MLflow's own links: genspec names the run
     _check_complete(server, "outage", ("legal",))
     parent = _parents(server, "outage")[0][0]
     assert parent.info.start_time < back_at_ms  # when it was computed, not uploaded

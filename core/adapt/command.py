@@ -10,7 +10,6 @@ with that recipe would train on first use: same key, same cache folder.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from genspec.adapt.plan import LORA, Plan
 from genspec.adapt.settings import AdaptSettings, parse
 from genspec.config.schema import ModelSpec, RunConfig
 from genspec.errors import ConfigError
+from genspec.tracking import quiet_mlflow
 
 PREFIX = "adapt."
 
@@ -130,7 +130,7 @@ def _train_logged(config: RunConfig, spec: ModelSpec, plan: Plan) -> str:
     from genspec.backends.hf import load
     from genspec.tracking.mlflow_log import tracking_uri
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # no table-creation chatter
+    quiet_mlflow()
     uri = tracking_uri(config.tracking)
     mlflow.set_tracking_uri(uri)
     _experiment(mlflow, config.tracking.experiment or f"genspec-{plan.domain}", uri)

@@ -20,6 +20,7 @@ from genspec import __version__
 from genspec.config.schema import ModelSpec, TrackingConfig
 from genspec.results import model_costs, to_frame
 from genspec.shards import group_key, rows_document
+from genspec.tracking import quiet_mlflow
 from genspec.tracking.outbox import Delivery, Recorder, deliver, new_folder
 from genspec.tracking.redact import clean, protect
 from genspec.tracking.secrets import redact
@@ -82,12 +83,10 @@ def create_store(uri: str) -> None:
     if not uri.startswith("sqlite:"):
         return
     import contextlib
-    import logging
 
     from mlflow.tracking import MlflowClient
 
-    # its INFO lines ("Creating initial MLflow database tables") would precede the run
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    quiet_mlflow()
     with contextlib.suppress(Exception):
         MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import logging
 import os
 import shutil
 import socket
@@ -31,6 +30,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from genspec.tracking import quiet_mlflow
 
 RECORD = "record.json"
 PENDING = ".pending"
@@ -191,8 +192,7 @@ def upload(folder: Path, uri: str | None = None) -> str:
     """
     from mlflow.tracking import MlflowClient
 
-    # its INFO lines ("Creating initial MLflow database tables") would interleave the tables
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    quiet_mlflow()
     record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
     uri = uri or record["uri"]
     client = MlflowClient(tracking_uri=uri)
