@@ -132,15 +132,16 @@ def prepare(config: RunConfig) -> Prepared:
         tasks = [by_name[name] for name in config.tasks]
     else:  # by default, the tasks this data source has (no hub copy of ddx; JAMA only local)
         source = config.data.source
-        names = ", ".join(t.name for t in tasks)
-        tasks = [t for t in tasks if provides(source, t)]
-        if not tasks:  # else the run would log an empty table and an inconclusive verdict
+        readable = [t for t in tasks if provides(source, t)]
+        if not readable:  # else the run would log an empty table and an inconclusive verdict
             has = "a hub dataset" if source == "full" else "a bundled sample"
+            names = ", ".join(t.name for t in tasks)
             raise ConfigError(
                 f"Domain '{config.domain}' has no task that data={source} can read "
                 f"(none of {names} has {has}). Run it with data=local data.dir=DIR "
                 "(DIR/<task>.jsonl in the task's schema), or with another data source."
             )
+        tasks = readable
     # adapted specialists and encoders learn the run's domain: their key joins the cache key
     models = bind(config.roster.for_domain(config.domain), config.domain, config.data)
     if not models:

@@ -100,9 +100,9 @@ def _plots_folder(directory: Path) -> None:
 
 
 def write_plots(pairs: Sequence[tuple[StoredRun, DomainEvidence]], directory: Path) -> list[Path]:
+    """The report's plots, into ``directory`` (made and checked by :func:`render`)."""
     from genspec.plots import accuracy_plot, forest_plot
 
-    _plots_folder(directory)
     paths = [forest_plot([e for _, e in pairs], directory / "forest.png")]
     for run, evidence in pairs:
         paths.append(accuracy_plot(_summaries(run), directory / f"accuracy-{evidence.domain}.png"))

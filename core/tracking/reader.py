@@ -106,8 +106,8 @@ def _open_store(uri: str) -> tuple[Any, list[Any]]:
         path = Path(uri.removeprefix("sqlite:///").split("?")[0])
         if not path.is_file():
             raise GenspecError(
-                f"No genspec runs: no MLflow store at {uri} ({path} does not exist). Run "
-                f"`genspec run` first, or pass --uri (or set MLFLOW_TRACKING_URI) to its store."
+                f"No genspec runs: no MLflow store at {uri} ({path} does not exist). "
+                f"Run `genspec run` first. {fix}"
             )
     from genspec.tracking.outbox import reachable
 
