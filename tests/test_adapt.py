@@ -33,10 +33,11 @@ from genspec.engine import run as run_engine
 from genspec.errors import DataError
 from genspec.evidence import SPECIALIST_VS_BASE, compare, comparison_table
 from genspec.plugins import registry
+from genspec.prompting import build_request
 from genspec.requests import LoglikRequest, Message
 from genspec.results import to_frame
 from genspec.task import Example, TaskKind
-from genspec.toolkit.prompts import build_request, standard_templates
+from genspec.toolkit.tasks import standard_templates
 
 SAMPLE = DataConfig()
 QUICK = {"steps": 3, "batch_size": 2, "seq_len": 64, "lr": 0.01}

@@ -418,7 +418,7 @@ def test_finqa_comparison_items_are_scored_as_yes_or_no(
 
 
 def test_finqa_asks_for_yes_or_no_only_where_the_gold_is_one(tmp_path: Path) -> None:
-    from genspec.toolkit.prompts import answer_instruction
+    from genspec.prompting import answer_instruction
 
     finqa = task("finqa")
     items = _finqa_test_items(tmp_path)

@@ -116,7 +116,7 @@ def test_a_parallel_sweep_finds_the_local_store_already_created(
             tables.update(name for (name,) in db.execute(query))
         return [{"domain": "medical", "ok": True, "run_id": None}] * 2
 
-    monkeypatch.setattr("genspec.config.hydra_app.multirun", launch)
+    monkeypatch.setattr("genspec.multirun.multirun", launch)
     args = ["run", "-m", "roster=dry", "limit=2", "shard=1/2,2/2", "--config-dir", str(conf)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output

@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 
 from genspec.data import select
+from genspec.prompting import (
+    build_request,
+    choose_shots,
+    render_body,
+)
 from genspec.requests import GenerateRequest, LoglikRequest
-from genspec.task import Example, TaskKind
+from genspec.task import Example, PromptTemplate, TaskKind
 from genspec.toolkit import (
     RowError,
     choice_fields,
@@ -16,12 +21,6 @@ from genspec.toolkit import (
     numeric_scorer,
     parse_choice,
     parse_number,
-)
-from genspec.toolkit.prompts import (
-    PromptTemplate,
-    build_request,
-    choose_shots,
-    render_body,
 )
 
 MC = Example(

@@ -97,7 +97,7 @@ def run(multirun: bool, config_dir: str | None, overrides: tuple[str, ...]) -> N
         config, plain = composed[0]
         run_domain(config, plain, prepared[0])
         return
-    from genspec.config.hydra_app import multirun as hydra_multirun
+    from genspec.multirun import multirun as hydra_multirun
     from genspec.tracking.mlflow_log import create_store, tracking_uri
 
     for uri in {tracking_uri(config.tracking) for config, _ in composed}:

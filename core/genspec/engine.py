@@ -21,6 +21,13 @@ from genspec.config.schema import ModelSpec, RunConfig
 from genspec.data import TaskData, load_task_data, provides, select
 from genspec.errors import ConfigError, GenspecError, UnknownNameError
 from genspec.plugins import registry
+from genspec.prompting import (
+    answer_text,
+    build_request,
+    choose_shots,
+    gold_answer,
+    prompt_text,
+)
 from genspec.requests import (
     GenerateRequest,
     LoglikRequest,
@@ -30,15 +37,7 @@ from genspec.requests import (
     request_key,
 )
 from genspec.results import ExampleResult
-from genspec.task import Example, Judgement, Task
-from genspec.toolkit.prompts import (
-    PromptTemplate,
-    answer_text,
-    build_request,
-    choose_shots,
-    gold_answer,
-    prompt_text,
-)
+from genspec.task import Example, Judgement, PromptTemplate, Task
 
 AUTO = "auto"
 

@@ -8,12 +8,13 @@ answer parser knows nothing of prompts.
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-if TYPE_CHECKING:
-    from genspec.toolkit.prompts import PromptTemplate
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # option labels of multiple-choice items
 
 
 class TaskKind(str, enum.Enum):
@@ -127,6 +128,23 @@ class SampleSource:
 
     package: str
     directory: str
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """How a task's items are posed. ``shots=None`` takes the run's ``shots`` setting."""
+
+    name: str
+    instruction: str
+    shots: int | None = 0
+    chain_of_thought: bool = False
+    answer_form: str = ""  # free-text tasks: what the answer must look like (a ranked list)
+    answer_tokens: int | None = None  # direct-answer budget when one word is not enough
+
+    def fingerprint(self) -> str:
+        """Short hash of the template's text, logged so prompt changes are visible."""
+        raw = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from genspec.adapt.settings import AdaptSettings, EncoderSettings, TrainSettings
 from genspec.config.schema import DataConfig, ModelSpec
 from genspec.data import _content, load_task_data, provides
 from genspec.errors import DataError, UnknownNameError
+from genspec.prompting import build_request, gold_answer
 from genspec.requests import LoglikRequest, Request
 from genspec.task import Example, Task
-from genspec.toolkit.prompts import build_request, gold_answer
 
 AUTO = "auto"
 #: bump when the trainer changes what a recipe produces, so stale adapters are not reused

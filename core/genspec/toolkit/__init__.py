@@ -4,7 +4,7 @@ Everything the bundled plugins have in common lives here once: field mapping fro
 hub schema, prompt templates, answer parsers and task builders.
 """
 
-from genspec.task import Example, HubSource, Judgement, JudgeStep, Task, TaskKind
+from genspec.task import Example, HubSource, Judgement, JudgeStep, PromptTemplate, Task, TaskKind
 from genspec.toolkit.corpus import corpus_hook
 from genspec.toolkit.fields import (
     RowError,
@@ -22,7 +22,6 @@ from genspec.toolkit.fields import (
 )
 from genspec.toolkit.numeric import numeric_scorer, parse_number
 from genspec.toolkit.parsing import label_parser, parse_choice
-from genspec.toolkit.prompts import PromptTemplate
 from genspec.toolkit.ranked import (
     labelled,
     match_rank,

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from string import Formatter
 from typing import Any, Literal
 
-from genspec.task import Example, RowMapper
-
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+from genspec.task import LETTERS, Example, RowMapper
 
 Getter = Callable[[Mapping[str, Any]], Any]
 FieldRef = str | Getter

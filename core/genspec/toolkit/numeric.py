@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 
+from genspec.prompting import is_yes_no
 from genspec.task import Example, Judgement, Scorer
 from genspec.toolkit.parsing import final_answer_clause
 
@@ -32,11 +33,6 @@ def parse_number(text: str) -> float | None:
     except ValueError:
         return None
     return -value if negative else value
-
-
-def is_yes_no(target: str) -> bool:
-    """Whether a gold answer is a comparison's "yes"/"no" rather than a number."""
-    return target.strip().lower() in ("yes", "no")
 
 
 def parse_yes_no(text: str) -> str | None:

@@ -12,8 +12,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
-from genspec.task import Example
-from genspec.toolkit.fields import LETTERS
+from genspec.task import LETTERS, Example
 
 _JSON_OBJECT = re.compile(r"\{[^{}]*\}")
 _MARKUP = re.compile(r"[*_`#>]")

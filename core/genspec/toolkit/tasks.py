@@ -12,6 +12,7 @@ from genspec.task import (
     Example,
     HubSource,
     JudgeStep,
+    PromptTemplate,
     RowMapper,
     SampleSource,
     Scorer,
@@ -20,7 +21,6 @@ from genspec.task import (
 )
 from genspec.toolkit.numeric import numeric_scorer
 from genspec.toolkit.parsing import label_parser, parse_choice
-from genspec.toolkit.prompts import PromptTemplate, standard_templates
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -33,6 +33,18 @@ NUMERIC_INSTRUCTION = (
     "The following is a question about {subject} that needs a calculation from the "
     "given text and table."
 )
+
+
+def standard_templates(
+    kind: TaskKind, instruction: str, answer_form: str = "", answer_tokens: int | None = None
+) -> dict[str, PromptTemplate]:
+    """Zero-shot, few-shot and chain-of-thought variants sharing one instruction."""
+    shared = {"answer_form": answer_form, "answer_tokens": answer_tokens}
+    return {
+        "zero_shot": PromptTemplate("zero_shot", instruction, shots=0, **shared),
+        "few_shot": PromptTemplate("few_shot", instruction, shots=None, **shared),
+        "cot": PromptTemplate("cot", instruction, shots=0, chain_of_thought=True, **shared),
+    }
 
 
 class Declared(TypedDict, total=False):

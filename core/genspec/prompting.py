@@ -1,4 +1,4 @@
-"""Prompt templates and the requests built from them.
+"""The engine's request builder: from a task's template and an item to a model request.
 
 One template renders the same text for every model (fair prompting): the backend
 only wraps it in the model's chat template when it has one. Few-shot examples come
@@ -8,48 +8,14 @@ shots of one item do not depend on which other items are in the run).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 from genspec.requests import GenerateRequest, LoglikRequest, Message, Request
-from genspec.task import Example, TaskKind
-from genspec.toolkit.fields import LETTERS
-from genspec.toolkit.numeric import is_yes_no
+from genspec.task import LETTERS, Example, PromptTemplate, TaskKind
 
 ANSWER_PREFIX = "Answer:"
 COT_MAX_TOKENS = 512
-
-
-@dataclass(frozen=True)
-class PromptTemplate:
-    """How a task's items are posed. ``shots=None`` takes the run's ``shots`` setting."""
-
-    name: str
-    instruction: str
-    shots: int | None = 0
-    chain_of_thought: bool = False
-    answer_form: str = ""  # free-text tasks: what the answer must look like (a ranked list)
-    answer_tokens: int | None = None  # direct-answer budget when one word is not enough
-
-    def fingerprint(self) -> str:
-        """Short hash of the template's text, logged so prompt changes are visible."""
-        raw = json.dumps(asdict(self), sort_keys=True)
-        return hashlib.sha256(raw.encode()).hexdigest()[:12]
-
-
-def standard_templates(
-    kind: TaskKind, instruction: str, answer_form: str = "", answer_tokens: int | None = None
-) -> dict[str, PromptTemplate]:
-    """Zero-shot, few-shot and chain-of-thought variants sharing one instruction."""
-    shared = {"answer_form": answer_form, "answer_tokens": answer_tokens}
-    return {
-        "zero_shot": PromptTemplate("zero_shot", instruction, shots=0, **shared),
-        "few_shot": PromptTemplate("few_shot", instruction, shots=None, **shared),
-        "cot": PromptTemplate("cot", instruction, shots=0, chain_of_thought=True, **shared),
-    }
 
 
 def answer_text(kind: TaskKind, example: Example, index: int) -> str:
@@ -122,6 +88,11 @@ def answer_instruction(kind: TaskKind, example: Example, template: PromptTemplat
             f"'{ANSWER_PREFIX} <answer>', where <answer> is {form}."
         )
     return f"Reply with {form} only."
+
+
+def is_yes_no(target: str) -> bool:
+    """Whether a gold answer is a comparison's "yes"/"no" rather than a number."""
+    return target.strip().lower() in ("yes", "no")
 
 
 def _or_list(items: Sequence[str]) -> str:
