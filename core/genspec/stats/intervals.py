@@ -20,6 +20,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from genspec.stats.checks import finite_array
+
 # How many random draws one bootstrap chunk may hold (bounds memory for large tasks).
 _MAX_DRAWS_PER_CHUNK = 2_000_000
 
@@ -97,7 +99,7 @@ def bootstrap_interval(
     Pass one stratum for a plain bootstrap. Seeded, so the same data always gives the
     same interval (a rerun of ``genspec run`` reproduces its report exactly).
     """
-    arrays = [np.asarray(s, dtype=float) for s in strata]
+    arrays = [finite_array(s) for s in strata]
     estimate = float(np.concatenate(arrays).mean())
     means = _bootstrap_means(arrays, n_boot, np.random.default_rng(seed))
     tail = (1 - confidence) / 2
@@ -109,7 +111,7 @@ def score_interval(
     scores: ArrayLike, *, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0
 ) -> Interval:
     """Wilson for 0/1 scores, percentile bootstrap for any other score in [0, 1]."""
-    array = np.asarray(scores, dtype=float)
+    array = finite_array(scores)
     if is_binary(array):
         return wilson_interval(int(array.sum()), array.size, confidence=confidence)
     return bootstrap_interval([array], confidence=confidence, n_boot=n_boot, seed=seed)

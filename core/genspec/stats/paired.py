@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from genspec.stats.checks import finite_array
 from genspec.stats.intervals import bootstrap_interval, is_binary
 
 MCNEMAR = "mcnemar-exact"
@@ -81,8 +82,8 @@ class PairedResult:
 
 
 def as_pairs(a: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """Two equal-length float arrays, item i of one paired with item i of the other."""
-    first, second = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    """Two equal-length finite float arrays, item i of one paired with item i of the other."""
+    first, second = finite_array(a, "model a's scores"), finite_array(b, "model b's scores")
     if first.shape != second.shape or first.ndim != 1:
         raise ValueError(
             f"paired scores must be two 1-d arrays of one length: {first.shape} vs {second.shape}"
