@@ -12,6 +12,10 @@ group ``genspec`` and implements some of these hooks with ``@genspec.hookimpl``:
     from genspec.toolkit import multiple_choice_task, ...
 
     @genspec.hookimpl
+    def genspec_domain():
+        return "agriculture"
+
+    @genspec.hookimpl
     def genspec_tasks():
         return [multiple_choice_task(...)]
 
@@ -35,7 +39,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def genspec_tasks() -> list[Task]:
-    """Return the tasks this plugin defines (each with its ``domain``).
+    """Return the tasks this plugin defines (their domain: ``genspec_domain``, or each
+    task's own ``domain``).
 
     Build them with :mod:`genspec.toolkit` (``multiple_choice_task``,
     ``classification_task``). Invalid tasks are reported and skipped.
@@ -43,11 +48,26 @@ def genspec_tasks() -> list[Task]:
 
 
 @hookspec
-def genspec_rosters() -> dict[str, dict[str, Any]]:
-    """Return extra rosters by name, each ``{"description": ..., "models": [...]}``.
+def genspec_domain() -> str:
+    """Return the domain this plugin's tasks belong to (declared once, not per task).
 
-    Models use the same keys as a roster file (name, id, role, backend, base, params).
-    A roster file in ``conf/roster`` or a user ``--config-dir`` wins over a plugin roster.
+    A task built without ``domain=`` gets it, and one built without ``package=`` reads
+    its bundled samples from the plugin's own package.
+    """
+
+
+@hookspec
+def genspec_rosters() -> dict[str, dict[str, Any]]:
+    """Return rosters, or this domain's part of a roster, by roster name.
+
+    A whole roster is ``{"description": ..., "models": [...]}``. A part adds a domain's
+    models to a roster of that name (``{"domains": {"medical": [...]}, "reported":
+    [...]}``): the plugin that knows the domain's specialists owns them, and the core's
+    ``conf/roster/paper.yaml`` holds only the generalists. Models use the same keys as a
+    roster file (name, id, role, backend, base, params). A roster file in ``conf/roster``
+    or a user ``--config-dir`` wins over a plugin's roster, and over its part for a
+    domain the file already lists. ``genspec.toolkit.rosters_hook`` reads a plugin's
+    ``rosters/*.yaml`` files.
     """
 
 

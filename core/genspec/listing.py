@@ -9,7 +9,7 @@ from rich.table import Table
 
 from genspec.config.compose import CONF_DIR, group_options
 from genspec.console import console, warning_line
-from genspec.plugins import registry
+from genspec.plugins import merge_roster, registry
 
 
 def _table(title: str, *columns: str) -> Table:
@@ -57,9 +57,8 @@ def _yaml(group: str, name: str, config_dir: str | None) -> dict:
 
 def _rosters(config_dir: str | None) -> dict[str, dict]:
     rosters = dict(registry().rosters)
-    rosters.update(
-        {name: _yaml("roster", name, config_dir) for name in group_options("roster", config_dir)}
-    )
+    for name in group_options("roster", config_dir):
+        rosters[name] = merge_roster(_yaml("roster", name, config_dir), rosters.get(name, {}))
     return rosters
 
 

@@ -9,8 +9,8 @@ others still run.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
@@ -61,8 +61,13 @@ def _validate_task(task: Any) -> str | None:
     """Why ``task`` is unusable, or ``None`` when it is fine."""
     if not isinstance(task, Task):
         return f"returned {type(task).__name__}, not a genspec Task"
-    if not task.name or not task.domain:
-        return "a task needs a name and a domain"
+    if not task.name:
+        return "a task needs a name"
+    if not task.domain:
+        return (
+            f"task '{task.name}' has no domain: add a genspec_domain hook to the plugin "
+            "(or domain= to the task)"
+        )
     if "zero_shot" not in task.prompts:
         return f"task '{task.name}' has no 'zero_shot' prompt"
     if not isinstance(task.kind, TaskKind):
@@ -70,6 +75,38 @@ def _validate_task(task: Any) -> str | None:
     if not callable(task.to_example) or not callable(task.parse_answer):
         return f"task '{task.name}' needs a field mapper and an answer parser"
     return None
+
+
+def _with_plugin_defaults(task: Task, domain: str | None, module: str | None) -> Task:
+    """A task that names no domain or package takes its plugin's (``genspec_domain``)."""
+    if not task.domain and domain:
+        task = replace(task, domain=domain)
+    if not task.sample.package and module:
+        task = replace(task, sample=replace(task.sample, package=module))
+    return task
+
+
+def merge_roster(base: Mapping[str, Any], part: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with a plugin's part of the same roster added (the base wins).
+
+    A domain that ``base`` already lists keeps its models (a user's copy of a roster file
+    overrides the plugin's entries), and a published score already there is not repeated.
+    """
+    merged = {**part, **base}
+    domains = dict(part.get("domains") or {})
+    domains.update(base.get("domains") or {})
+    if domains:
+        merged["domains"] = domains
+    reported = list(base.get("reported") or [])
+    seen = {(r.get("model"), r.get("task")) for r in reported if isinstance(r, Mapping)}
+    reported += [
+        r
+        for r in part.get("reported") or []
+        if not isinstance(r, Mapping) or (r.get("model"), r.get("task")) not in seen
+    ]
+    if reported:
+        merged["reported"] = reported
+    return merged
 
 
 def _call_each(
@@ -116,8 +153,16 @@ def discover() -> Registry:
             )
         )
 
+    domains = {
+        plugin: domain
+        for plugin, domain in _call_each(manager.hook.genspec_domain, problem)
+        if isinstance(domain, str) and domain
+    }
+    modules = {info.name: info.module.partition(":")[0] for info in registry.plugins}
     for plugin, tasks in _call_each(manager.hook.genspec_tasks, problem):
         for task in tasks or ():
+            if isinstance(task, Task):
+                task = _with_plugin_defaults(task, domains.get(plugin), modules.get(plugin))
             reason = _validate_task(task)
             if reason is None and task.name in registry.tasks:
                 reason = f"task name '{task.name}' is already taken by another plugin"
@@ -130,7 +175,8 @@ def discover() -> Registry:
         if not isinstance(rosters, dict):
             problem(plugin, "genspec_rosters must return a dict of name -> roster")
             continue
-        registry.rosters.update(rosters)
+        for name, roster in rosters.items():
+            registry.rosters[name] = merge_roster(registry.rosters.get(name, {}), roster)
 
     for domain in registry.domains:
         for plugin, paths in _call_each(manager.hook.genspec_corpus, problem, domain=domain):

@@ -92,11 +92,22 @@ def compose(overrides: Sequence[str], config_dir: str | None = None) -> tuple[Ru
         raise _resolution_error(error) from None
     if plugin_roster is not None:
         plain["roster"] = plugin_roster
-    elif isinstance(plain.get("roster"), dict) and "name" not in plain["roster"]:
-        # a user's roster file without name: is called by its file name in every message
-        chosen = [o.partition("=")[2] for o in overrides if o.lstrip("+").startswith("roster=")]
-        plain["roster"]["name"] = chosen[-1] if chosen else "custom"
+    elif isinstance(plain.get("roster"), dict):
+        if "name" not in plain["roster"]:
+            # a user's roster file without name: is called by its file name in every message
+            chosen = [o.partition("=")[2] for o in overrides if o.lstrip("+").startswith("roster=")]
+            plain["roster"]["name"] = chosen[-1] if chosen else "custom"
+        plain["roster"] = _with_plugin_parts(plain["roster"])
     return validate(plain), plain
+
+
+def _with_plugin_parts(roster: dict[str, Any]) -> dict[str, Any]:
+    """A roster file plus the domain parts plugins add to a roster of its name (the
+    medical plugin's specialists in roster=paper)."""
+    from genspec.plugins import merge_roster, registry
+
+    part = registry().rosters.get(roster["name"])
+    return roster if part is None else merge_roster(roster, part)
 
 
 def _plugin_roster(overrides: list[str], config_dir: str | None) -> tuple[list[str], dict | None]:

@@ -31,6 +31,7 @@ from genspec.toolkit.ranked import (
     parse_ranked,
     rank_judge,
 )
+from genspec.toolkit.rosters import rosters_hook
 from genspec.toolkit.tasks import (
     classification_task,
     free_text_task,
@@ -73,5 +74,6 @@ __all__ = [
     "parse_number",
     "parse_ranked",
     "rank_judge",
+    "rosters_hook",
     "table",
 ]

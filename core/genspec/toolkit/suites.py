@@ -39,9 +39,9 @@ def mmlu_task(
     subjects: Sequence[str],
     description: str,
     *,
-    domain: str,
-    package: str,
     subject: str,
+    domain: str = "",
+    package: str = "",
 ) -> Task:
     """MMLU subjects read as one task: ``cais/mmlu`` test split, few-shot from ``dev``
     (as in lm-evaluation-harness); ``subject`` is each item's category."""
@@ -64,8 +64,8 @@ def legalbench_task(
     labels: Sequence[str],
     description: str,
     *,
-    domain: str,
-    package: str,
+    domain: str = "",
+    package: str = "",
     subject: str = "law",
     category: str | None = None,
 ) -> Task:

@@ -50,15 +50,17 @@ def standard_templates(
 class Declared(TypedDict, total=False):
     """What a plugin declares for a task of any kind: the builders' shared keywords.
 
-    ``fields`` maps a raw row (hub schema) to an :class:`Example`; bundled sample files
-    live in ``<package>/data/<name>/``; ``hub`` is read with ``data=full``;
+    ``domain`` and ``package`` default to the plugin's (its ``genspec_domain`` hook and
+    its own package), so a plugin declares its domain once; ``fields`` maps a raw row
+    (hub schema) to an :class:`Example`; bundled sample files live in
+    ``<package>/data/<name>/``; ``hub`` is read with ``data=full``;
     ``local_name`` is the file stem ``data=local`` looks for (default: ``name``);
     ``report_by_category`` adds per-category scores to the results.
     """
 
     name: Required[str]
-    domain: Required[str]
-    package: Required[str]
+    domain: str
+    package: str
     fields: Required[RowMapper]
     description: Required[str]
     subject: Required[str]
@@ -75,8 +77,8 @@ def _task(
     **kind_specific: Any,
 ) -> Task:
     """The :class:`Task` for ``declared`` with its kind's templates, parser and extras."""
-    values: dict[str, Any] = dict(declared)
-    package = values.pop("package")
+    values: dict[str, Any] = {"domain": "", **declared}
+    package = values.pop("package", "")
     return Task(
         kind=kind,
         to_example=values.pop("fields"),

@@ -26,12 +26,12 @@ from genspec.toolkit import (
     label_fields,
     numeric_fields,
     numeric_task,
+    rosters_hook,
     table,
 )
 from genspec.toolkit.suites import mmlu_task, parquet_export
 
 DOMAIN = "finance"
-PACKAGE = __name__
 SENTIMENT = ("negative", "neutral", "positive")
 # Defined for these sentiment tasks only (never global): market slang for the labels.
 SENTIMENT_SYNONYMS = {"positive": ["bullish"], "negative": ["bearish"]}
@@ -44,9 +44,7 @@ FINQA_MIRROR = HubSource(
     note="Parquet mirror of FinQA (ibm/finqa is a loading script); same fields.",
 )
 
-sentiment = partial(
-    classification_task, domain=DOMAIN, package=PACKAGE, synonyms=SENTIMENT_SYNONYMS
-)
+sentiment = partial(classification_task, synonyms=SENTIMENT_SYNONYMS)
 
 
 def fiqa_label(row: Mapping[str, Any]) -> str:
@@ -100,8 +98,6 @@ def genspec_tasks() -> list[Task]:
         ),
         numeric_task(
             name="finqa",
-            domain=DOMAIN,
-            package=PACKAGE,
             description="FinQA: numeric reasoning over a report's text and table (1% tolerance).",
             subject="corporate finance",
             hub=FINQA_MIRROR,
@@ -120,11 +116,15 @@ def genspec_tasks() -> list[Task]:
             "mmlu_finance",
             MMLU_FINANCE,
             "MMLU professional accounting and high-school macroeconomics.",
-            domain=DOMAIN,
-            package=PACKAGE,
             subject="finance and economics",
         ),
     ]
 
 
+@genspec.hookimpl
+def genspec_domain() -> str:
+    return DOMAIN
+
+
 genspec_corpus = corpus_hook(DOMAIN, __file__)
+genspec_rosters = rosters_hook(DOMAIN, __file__)

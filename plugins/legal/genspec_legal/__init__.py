@@ -6,8 +6,6 @@ hub dataset lives and what its fields mean is in ``data/SOURCES.md``.
 
 from __future__ import annotations
 
-from functools import partial
-
 import genspec
 from genspec.toolkit import (
     HubSource,
@@ -16,40 +14,38 @@ from genspec.toolkit import (
     const,
     corpus_hook,
     multiple_choice_task,
+    rosters_hook,
 )
 from genspec.toolkit.suites import YES_NO, legalbench_task, mmlu_task
 
 DOMAIN = "legal"
-PACKAGE = __name__
 ABERCROMBIE_LABELS = ("generic", "descriptive", "suggestive", "arbitrary", "fanciful")
 MMLU_LAW = ("professional_law", "international_law", "jurisprudence")
-
-legalbench = partial(legalbench_task, domain=DOMAIN, package=PACKAGE)
 
 
 @genspec.hookimpl
 def genspec_tasks() -> list[Task]:
     return [
-        legalbench(
+        legalbench_task(
             "hearsay",
             const("Is this evidence hearsay?"),
             YES_NO,
             "LegalBench hearsay: is the evidence an out-of-court statement offered for its truth?",
             category="slice",
         ),
-        legalbench(
+        legalbench_task(
             "abercrombie",
             const("Which Abercrombie category fits this mark?"),
             ABERCROMBIE_LABELS,
             "LegalBench abercrombie: classify a trademark on the Abercrombie spectrum.",
         ),
-        legalbench(
+        legalbench_task(
             "proa",
             const("Does this statute create a private right of action?"),
             YES_NO,
             "LegalBench proa: does a statute let a private person sue to enforce it?",
         ),
-        legalbench(
+        legalbench_task(
             "personal_jurisdiction",
             const("Does the court have personal jurisdiction over the defendant?"),
             YES_NO,
@@ -57,7 +53,7 @@ def genspec_tasks() -> list[Task]:
             "the defendant (domicile, or contacts plus nexus)?",
             category="slice",
         ),
-        legalbench(
+        legalbench_task(
             "contract_qa",
             "question",
             YES_NO,
@@ -68,14 +64,10 @@ def genspec_tasks() -> list[Task]:
             "mmlu_law",
             MMLU_LAW,
             "MMLU professional law, international law and jurisprudence.",
-            domain=DOMAIN,
-            package=PACKAGE,
             subject="law",
         ),
         multiple_choice_task(
             name="casehold",
-            domain=DOMAIN,
-            package=PACKAGE,
             description="CaseHOLD: choose the holding a citing passage refers to (5 options).",
             subject="US case law",
             hub=HubSource("coastalcph/lex_glue", name="case_hold", split="test", dev_split="train"),
@@ -89,4 +81,10 @@ def genspec_tasks() -> list[Task]:
     ]
 
 
+@genspec.hookimpl
+def genspec_domain() -> str:
+    return DOMAIN
+
+
 genspec_corpus = corpus_hook(DOMAIN, __file__)
+genspec_rosters = rosters_hook(DOMAIN, __file__)

@@ -19,12 +19,12 @@ from genspec.toolkit import (
     label_fields,
     multiple_choice_task,
     optional,
+    rosters_hook,
 )
 from genspec.toolkit.suites import mmlu_task
 from genspec_medical import ddx
 
 DOMAIN = "medical"
-PACKAGE = __name__
 JAMA_SCHEMA = (
     "case, question, options (list of 4 texts), answer (letter A-D), explanation; "
     "optional id, category, link"
@@ -50,8 +50,6 @@ def genspec_tasks() -> list[Task]:
     return [
         multiple_choice_task(
             name="medqa",
-            domain=DOMAIN,
-            package=PACKAGE,
             description="MedQA (USMLE), 4 options: clinical vignettes from licensing exams.",
             subject="medicine (USMLE)",
             hub=HubSource("GBaker/MedQA-USMLE-4-options-hf", split="test", dev_split="train"),
@@ -66,8 +64,6 @@ def genspec_tasks() -> list[Task]:
         ),
         multiple_choice_task(
             name="medmcqa",
-            domain=DOMAIN,
-            package=PACKAGE,
             description=(
                 "MedMCQA: Indian medical entrance exam questions (validation split as test)."
             ),
@@ -84,8 +80,6 @@ def genspec_tasks() -> list[Task]:
         ),
         classification_task(
             name="pubmedqa",
-            domain=DOMAIN,
-            package=PACKAGE,
             description="PubMedQA (labeled): answer a research question from an abstract.",
             subject="biomedical research",
             hub=HubSource(
@@ -107,14 +101,10 @@ def genspec_tasks() -> list[Task]:
             "mmlu_medical",
             MMLU_MEDICAL,
             "MMLU's six medical subjects (anatomy ... professional medicine).",
-            domain=DOMAIN,
-            package=PACKAGE,
             subject="medicine",
         ),
         multiple_choice_task(
             name="jama",
-            domain=DOMAIN,
-            package=PACKAGE,
             description=(
                 "JAMA Clinical Challenge (licensed, local file only): case, question, 4 options."
             ),
@@ -135,8 +125,6 @@ def genspec_tasks() -> list[Task]:
         ),
         free_text_task(
             name="ddx",
-            domain=DOMAIN,
-            package=PACKAGE,
             description=(
                 "Differential diagnosis: top-5 diagnoses (and next step) for clinical cases."
             ),
@@ -153,4 +141,10 @@ def genspec_tasks() -> list[Task]:
     ]
 
 
+@genspec.hookimpl
+def genspec_domain() -> str:
+    return DOMAIN
+
+
 genspec_corpus = corpus_hook(DOMAIN, __file__)
+genspec_rosters = rosters_hook(DOMAIN, __file__)
