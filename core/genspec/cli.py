@@ -98,7 +98,8 @@ def run(multirun: bool, config_dir: str | None, overrides: tuple[str, ...]) -> N
         run_domain(config, plain, prepared[0])
         return
     from genspec.multirun import multirun as hydra_multirun
-    from genspec.tracking.mlflow_log import create_store, tracking_uri
+    from genspec.tracking.mlflow_log import tracking_uri
+    from genspec.tracking.store import create_store
 
     for uri in {tracking_uri(config.tracking) for config, _ in composed}:
         create_store(uri)  # parallel jobs would race to create a fresh SQLite store
@@ -151,9 +152,53 @@ template, domain.
 @click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
 @_friendly
 def adapt(config_dir: str | None, force: bool, overrides: tuple[str, ...]) -> None:
-    from genspec.adapt.command import adapt as train_adapter
+    from genspec.adapt.cli import adapt as train_adapter
 
     train_adapter(list(overrides), config_dir, force)
+
+
+VALIDATE_HELP = """Check a domain's data files: every bad row of every file at once.
+
+Reads the bundled samples, or your files with data=local data.dir=DIR; reports rows
+that do not map (with the allowed labels for a bad label), gold answers the task's
+parser cannot read back, repeated ids, missing dev files and dev items that are test
+items. Exits non-zero if anything is wrong. All domains unless one is named:
+
+\b
+  genspec validate
+  genspec validate domain=agriculture
+  genspec validate domain=medical data=local data.dir=/secure/medqa tasks=[medqa]
+"""
+
+
+@cli.command(help=VALIDATE_HELP, context_settings={"ignore_unknown_options": True})
+@click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
+@_friendly
+def validate(overrides: tuple[str, ...]) -> None:
+    from genspec.validate import validate_command
+
+    validate_command(overrides, click.echo)
+
+
+@cli.command(name="new-plugin")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "parent",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder in which genspec-NAME/ is written.",
+)
+@_friendly
+def new_plugin(name: str, parent: str) -> None:
+    """Write a working plugin package genspec-NAME/ (YAML tasks, samples, a test)."""
+    from pathlib import Path
+
+    from genspec.scaffold import write_plugin
+
+    root = write_plugin(name, Path(parent))
+    click.echo(f"Wrote {root}. Next: pip install -e {root} && genspec validate domain={name}")
 
 
 @cli.group(name="list")
@@ -301,6 +346,36 @@ def ui(port: int, host: str, uri: str | None) -> None:
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store]
     # become the UI server (no child left running when this process is sent SIGTERM)
     os.execve(sys.executable, [*command, "--host", host, "--port", str(port)], env)
+
+
+@cli.group(name="cache")
+def cache_() -> None:
+    """Work with answer caches (cache.dir)."""
+
+
+@cache_.command(name="merge")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--into", required=True, type=click.Path(file_okay=False), help="The shared cache.")
+@click.option(
+    "--store",
+    type=click.Choice(["files", "sqlite"]),
+    default="files",
+    show_default=True,
+    help="files: safe for many hosts (NFS); sqlite: one host.",
+)
+@_friendly
+def merge(sources: tuple[str, ...], into: str, store: str) -> None:
+    """Merge per-host caches (SOURCES: folders runs used as cache.dir) into one,
+    keeping each answer once; runs that point cache.dir at it pay for none of them."""
+    from pathlib import Path
+
+    from genspec.cache.merge import merge as merge_caches
+
+    merged = merge_caches([Path(s) for s in sources], Path(into), store)
+    click.echo(
+        f"Merged {merged.added} new answer(s) into {into} ({store} store); "
+        f"{merged.present} were there already. Use it with: cache.dir={into} cache.store={store}"
+    )
 
 
 @cli.command(name="fake-api")

@@ -6,6 +6,7 @@ hub schema, prompt templates, answer parsers and task builders.
 
 from genspec.task import Example, HubSource, Judgement, JudgeStep, PromptTemplate, Task, TaskKind
 from genspec.toolkit.corpus import corpus_hook
+from genspec.toolkit.declarative import load_tasks, tasks_hook
 from genspec.toolkit.fields import (
     RowError,
     choice_fields,
@@ -61,6 +62,7 @@ __all__ = [
     "label_fields",
     "label_parser",
     "labelled",
+    "load_tasks",
     "match_rank",
     "multiple_choice_task",
     "names",
@@ -76,4 +78,5 @@ __all__ = [
     "rank_judge",
     "rosters_hook",
     "table",
+    "tasks_hook",
 ]

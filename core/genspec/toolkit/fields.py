@@ -128,6 +128,18 @@ def _text(row: Mapping[str, Any], ref: FieldRef | None) -> str:
     return str(value).strip()
 
 
+NO_CATEGORY = "(none)"
+
+
+def _category(row: Mapping[str, Any], ref: FieldRef) -> str:
+    """A row's category, or ``(none)`` where its field is null or blank (some MedMCQA
+    exports have ``subject_name: null``): a category only drives the breakdown, so such
+    a row is counted under "(none)" rather than refused."""
+    if isinstance(ref, str) and ref in row and (row[ref] is None or not str(row[ref]).strip()):
+        return NO_CATEGORY
+    return _text(row, ref)
+
+
 def _example_id(row: Mapping[str, Any], ref: FieldRef | None, row_number: int) -> str:
     """The row's id, or its row number when there is no id field (or it is empty)."""
     value = _read(row, ref) if ref is not None else None
@@ -147,11 +159,24 @@ def _index(value: Any, names: Sequence[str], fmt: str, ref: FieldRef) -> int:
         index = _decode(value, names, fmt)
     except (ValueError, TypeError):
         raise RowError(
-            f"field '{field}' has an answer '{value}' that is not a valid {fmt}"
+            f"field '{field}' has an answer '{value}' that is not a valid {fmt} "
+            f"(allowed: {_allowed(names, fmt)})"
         ) from None
     if not 0 <= index < len(names):
         raise RowError(f"field '{field}' answer {value!r} is out of range for {len(names)} options")
     return index
+
+
+def _allowed(names: Sequence[str], fmt: str) -> str:
+    """The answers a row may hold, for the error that refuses one (a bad label lists the
+    task's labels, so the fix is a look at the message, not at the plugin's code)."""
+    count = len(names)
+    if fmt == "one_based":
+        return f"1-{count}"
+    if fmt == "letter":
+        return f"A-{LETTERS[count - 1]}"
+    listed = ", ".join(repr(name) for name in names)
+    return f"0-{count - 1} or one of {listed}" if fmt == "index" else f"one of {listed}"
 
 
 def _decode(value: Any, names: Sequence[str], fmt: str) -> int:
@@ -184,7 +209,7 @@ class _Shared:
             id=_example_id(row, self.id, row_number),
             question=_text(row, self.question),
             context=_text(row, self.context) if self.context is not None else "",
-            category=_text(row, self.category) if self.category is not None else None,
+            category=_category(row, self.category) if self.category is not None else None,
             extra=_kept(row, self.keep),
             **answer,
         )
