@@ -22,7 +22,8 @@ from genspec.adapt import plan as plans
 from genspec.adapt.plan import LORA, Plan
 from genspec.adapt.settings import AdaptSettings
 from genspec.adapt.train import Objective, Step, fit, progress, seed_all, staged, write_record
-from genspec.backends.hf import Prompter, with_adapter
+from genspec.backends.hf import with_adapter
+from genspec.backends.prompter import Prompter
 from genspec.config.schema import ModelSpec
 from genspec.errors import BackendError
 from genspec.requests import LoglikRequest

@@ -27,7 +27,7 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype:
 
     bfloat16 on a GPU (float16 where it lacks bf16); on a CPU, bfloat16 where it has
     bf16 instructions (AVX512-BF16 or AMX: 2-3x fp32's speed for a small model, see
-    FACTS.md), else float32 (emulated bf16 would be slower than fp32).
+    bench/README.md), else float32 (emulated bf16 would be slower than fp32).
     """
     if name != "auto":
         return DTYPES[name]

@@ -25,6 +25,7 @@ from typing import Any
 
 from genspec.backends import locate
 from genspec.backends.base import Backend, Completed, check_choice, check_params
+from genspec.backends.prompter import Prompter
 from genspec.config.schema import ModelSpec
 from genspec.errors import BackendError
 from genspec.requests import GenerateRequest, LoglikRequest, Response
@@ -67,8 +68,6 @@ class VLLMBackend(Backend):
         super().__init__(spec)
         self.preflight(spec)
         from vllm import LLM
-
-        from genspec.backends.hf import Prompter
 
         engine = {k: spec.params[k] for k in ENGINE_PARAMS if k in spec.params}
         self.llm = LLM(
