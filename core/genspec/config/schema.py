@@ -129,6 +129,8 @@ class DataConfig(_Strict):
 class CacheConfig(_Strict):
     mode: Literal["readwrite", "readonly", "writeonly", "off"] = "readwrite"
     dir: str = "~/.cache/genspec"
+    # sqlite: one host's disk; files: one file per answer, safe on a folder hosts share (NFS)
+    store: Literal["sqlite", "files"] = "sqlite"
 
 
 class TrackingConfig(_Strict):
