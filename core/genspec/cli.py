@@ -342,7 +342,18 @@ def ui(port: int, host: str, uri: str | None) -> None:
     store = uri or tracking_uri(TrackingConfig())
     # The UI's workers import litellm, which otherwise fetches its cost map online.
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    click.echo(f"MLflow UI for {store} at http://{host}:{port} (Ctrl+C to stop)")
+    from genspec.tracking.secrets import mask_url
+
+    if not _loopback(host):
+        click.echo(
+            f"warning: --host {host} serves the MLflow UI to your network, and the MLflow UI "
+            "has no authentication: anyone who can reach port "
+            f"{port} can read and delete every run. Keep --host 127.0.0.1 and reach it through "
+            "an SSH tunnel (ssh -L 5000:127.0.0.1:5000 HOST), or put it behind a reverse proxy "
+            "with authentication (nginx or Caddy with basic auth, or oauth2-proxy).",
+            err=True,
+        )
+    click.echo(f"MLflow UI for {mask_url(store)} at http://{host}:{port} (Ctrl+C to stop)")
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store]
     # become the UI server (no child left running when this process is sent SIGTERM)
     os.execve(sys.executable, [*command, "--host", host, "--port", str(port)], env)
@@ -376,6 +387,18 @@ def merge(sources: tuple[str, ...], into: str, store: str) -> None:
         f"Merged {merged.added} new answer(s) into {into} ({store} store); "
         f"{merged.present} were there already. Use it with: cache.dir={into} cache.store={store}"
     )
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is served to this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
 
 
 @cli.command(name="fake-api")

@@ -52,6 +52,11 @@ class BackendError(GenspecError):
     """A model that cannot be loaded or called (missing package, key or endpoint)."""
 
 
+class StorageError(GenspecError):
+    """A folder genspec must write to (outbox, store, cache) that cannot take the write:
+    read-only, full, or a name that would lead outside it."""
+
+
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """Return " Did you mean 'x'?" for the closest known name, or an empty string."""
     close = difflib.get_close_matches(name, list(known), n=1)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from rich.table import Table
 
 from genspec.config.compose import CONF_DIR, group_options
+from genspec.config.yaml_guard import safe_load
 from genspec.console import console, warning_line
 from genspec.plugins import merge_roster, registry
 
@@ -51,7 +51,7 @@ def _yaml(group: str, name: str, config_dir: str | None) -> dict:
     for root in ([Path(config_dir)] if config_dir else []) + [CONF_DIR]:
         path = root / group / f"{name}.yaml"
         if path.exists():
-            return yaml.safe_load(path.read_text()) or {}
+            return safe_load(path) or {}
     return {}
 
 

@@ -9,6 +9,7 @@ others still run.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib.metadata import EntryPoint, entry_points
@@ -57,12 +58,21 @@ class Registry:
         return [task for task in self.tasks.values() if task.domain == domain]
 
 
+# A task's name becomes a file name (examples/<task>.json) and part of MLflow keys.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
 def _validate_task(task: Any) -> str | None:
     """Why ``task`` is unusable, or ``None`` when it is fine."""
     if not isinstance(task, Task):
         return f"returned {type(task).__name__}, not a genspec Task"
     if not task.name:
         return "a task needs a name"
+    if not SAFE_NAME.fullmatch(task.name):  # it names files and MLflow keys
+        return (
+            f"task name {task.name!r} may hold only letters, digits and _ . - "
+            "(starting with a letter or digit)"
+        )
     if not task.domain:
         return (
             f"task '{task.name}' has no domain: add a genspec_domain hook to the plugin "

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 from genspec.config.schema import RunConfig
+from genspec.config.yaml_guard import check_folder
 from genspec.errors import ConfigError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ def compose(overrides: Sequence[str], config_dir: str | None = None) -> tuple[Ru
     from omegaconf import OmegaConf
 
     _parse(overrides)
+    if config_dir:  # before Hydra expands a "billion laughs" alias in a user's file
+        check_folder(Path(config_dir))
     overrides, plugin_roster = _plugin_roster(list(overrides), config_dir)
     search = [f"hydra.searchpath=[file://{Path(config_dir).resolve()}]"] if config_dir else []
     _check_group_choices(overrides, config_dir)

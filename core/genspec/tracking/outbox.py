@@ -14,6 +14,11 @@ layer (tenacity) would multiply attempts and repeat non-idempotent calls such as
 ``create_run`` after the server had applied them. Runs become FINISHED only when all
 of their content is uploaded, the report reads FINISHED runs only, and a retried
 upload first deletes the runs a failed attempt left behind.
+
+A record is complete or absent: it is written in ``.pending/`` with its index last,
+and one that cannot be written whole (a full disk) is removed, with one line saying
+so. Its store URI is written with credentials masked; ``genspec sync`` then takes the
+full URI from ``--uri`` or ``$MLFLOW_TRACKING_URI``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genspec.errors import StorageError
 from genspec.tracking import quiet_mlflow
+from genspec.tracking.secrets import MASK, mask_url, scrub_text
 
 RECORD = "record.json"
 PENDING = ".pending"
@@ -58,6 +65,8 @@ class _Run:
     metrics: dict[str, float] = field(default_factory=dict)
     tables: list[str] = field(default_factory=list)
     parent: str | None = None
+    # what genspec.tracking.ui applies on upload: times, dataset inputs, traces
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def info(self) -> Any:
@@ -72,11 +81,25 @@ class Recorder:
 
     def __init__(self, folder: Path, experiment: str, uri: str) -> None:
         self.folder = folder
-        self.experiment, self.uri = experiment, uri
+        self.experiment, self.uri = experiment, uri  # the full URI stays in memory only
         self.started_ms = int(time.time() * 1000)
         self.runs: list[_Run] = []
         self._stack: list[_Run] = []
-        folder.mkdir(parents=True, exist_ok=True)
+        self._write(folder, lambda: folder.mkdir(parents=True, exist_ok=True))
+
+    def _write(self, path: Path, action: Any) -> None:
+        """Do one write of the record; if it fails (a full or read-only disk), remove the
+        record so no half of it is ever uploaded, and say so in one line."""
+        try:
+            action()
+        except OSError as error:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise StorageError(
+                f"Could not write the run's record to {self.folder.parent} "
+                f"({error.strerror or error} at {path.name}); nothing half-written was "
+                "kept. The answers are in the cache: free space (or set tracking.outbox "
+                "to a writable folder) and run the same command again, at no cost."
+            ) from None
 
     @contextlib.contextmanager
     def start_run(
@@ -95,9 +118,16 @@ class Recorder:
     def _run(self) -> _Run:
         return self._stack[-1]
 
-    def _file(self, artifact_file: str) -> Path:
-        path = self.folder / self._run.key / "files" / artifact_file
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def _file(self, artifact_file: str, kind: str = "files") -> Path:
+        """Where an artifact goes: inside this run's folder, whatever its name says."""
+        root = self.folder / self._run.key / kind
+        path = root / artifact_file
+        if Path(artifact_file).is_absolute() or ".." in Path(artifact_file).parts:
+            raise StorageError(
+                f"Artifact name '{artifact_file}' would be written outside the run's record; "
+                "task, model and roster names may use letters, digits and _ . - only."
+            )
+        self._write(path, lambda: path.parent.mkdir(parents=True, exist_ok=True))
         return path
 
     def log_params(self, params: dict[str, Any]) -> None:
@@ -108,44 +138,46 @@ class Recorder:
 
     def log_dict(self, dictionary: Any, artifact_file: str) -> None:
         """JSON, or YAML for a ``.yaml``/``.yml`` name (as ``mlflow.log_dict`` does)."""
-        path = self._file(artifact_file)
-        if path.suffix in (".yaml", ".yml"):
+        if Path(artifact_file).suffix in (".yaml", ".yml"):
             import yaml
 
-            path.write_text(yaml.safe_dump(dictionary, sort_keys=False), encoding="utf-8")
+            self.log_text(yaml.safe_dump(dictionary, sort_keys=False), artifact_file)
         else:
-            path.write_text(json.dumps(dictionary, indent=2, default=str), encoding="utf-8")
+            self.log_text(json.dumps(dictionary, indent=2, default=str), artifact_file)
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self._file(artifact_file).write_text(text, encoding="utf-8")
+        path = self._file(artifact_file)
+        self._write(path, lambda: path.write_text(text, encoding="utf-8"))
 
     def log_artifact(self, local_path: str, artifact_path: str | None = None) -> None:
         name = Path(local_path).name
-        shutil.copyfile(
-            local_path, self._file(f"{artifact_path}/{name}" if artifact_path else name)
-        )
+        path = self._file(f"{artifact_path}/{name}" if artifact_path else name)
+        self._write(path, lambda: shutil.copyfile(local_path, path))
 
     def log_table(self, data: Any, artifact_file: str) -> None:
         """Kept as columns + rows and logged with ``log_table`` on upload (the UI's view)."""
-        path = self.folder / self._run.key / "tables" / artifact_file
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = self._file(artifact_file, "tables")
         document = {"columns": list(data.columns), "data": data.to_dict(orient="split")["data"]}
-        path.write_text(json.dumps(document, default=str), encoding="utf-8")
+        self._write(path, lambda: path.write_text(json.dumps(document, default=str), "utf-8"))
         self._run.tables.append(artifact_file)
+
+    def log_extra(self, key: str, value: Any) -> None:
+        """Keep a JSON-able value that :func:`genspec.tracking.ui.upload_extras` applies."""
+        self._run.extras[key] = value
 
     def seal(self) -> Path:
         """Write the record's index last, so a folder with one is complete."""
         document = {
             "schema": "genspec.record/1",
             "experiment": self.experiment,
-            "uri": self.uri,
+            "uri": mask_url(self.uri),
             "started_ms": self.started_ms,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "runs": [vars(run) for run in self.runs],
             "uploaded": [],
         }
-        _write_json(self.folder / RECORD, document)
+        self._write(self.folder / RECORD, lambda: _write_json(self.folder / RECORD, document))
         return self.folder
 
 
@@ -192,6 +224,8 @@ def upload(folder: Path, uri: str | None = None) -> str:
     """
     from mlflow.tracking import MlflowClient
 
+    from genspec.tracking.ui import run_times, upload_extras
+
     quiet_mlflow()
     record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
     uri = uri or record["uri"]
@@ -206,16 +240,19 @@ def upload(folder: Path, uri: str | None = None) -> str:
         tags = dict(run["tags"])
         if run["parent"]:
             tags["mlflow.parentRunId"] = ids[run["parent"]]
+        start, _ = run_times(run.get("extras", {}), record["started_ms"])
         created = client.create_run(
-            experiment_id, start_time=record["started_ms"], tags=tags, run_name=run["name"]
+            experiment_id, start_time=start, tags=tags, run_name=run["name"]
         )
         ids[run["key"]] = created.info.run_id
         record["uploaded"].append(created.info.run_id)
         _write_json(folder / RECORD, record)  # so a later attempt can remove it
         _content(client, created.info.run_id, folder / run["key"], run, record["started_ms"])
+        upload_extras(client, experiment_id, created.info.run_id, run.get("extras", {}))
     # finished last, children before the parent: the report reads only FINISHED parents
     for run in reversed(record["runs"]):
-        client.set_terminated(ids[run["key"]], "FINISHED")
+        _, end = run_times(run.get("extras", {}), record["started_ms"])
+        client.set_terminated(ids[run["key"]], "FINISHED", end_time=end)
     return ids[record["runs"][0]["key"]]
 
 
@@ -278,15 +315,31 @@ def deliver(recorder: Recorder) -> Delivery:
     reason = reachable(recorder.uri)
     if reason is None:
         try:
-            run_id = upload(folder)
+            run_id = upload(folder, recorder.uri)
         except Exception as error:  # any failure of the store: keep the record
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+            reason = _why(error)
         else:
             shutil.rmtree(folder, ignore_errors=True)
             return Delivery(run_id)
     kept = folder.parent.parent / folder.name
     folder.rename(kept)
     return Delivery(None, kept, reason)
+
+
+def _why(error: Exception) -> str:
+    """One line on a failed upload, with any credentials in it masked."""
+    first = str(error).splitlines()[0][:200] if str(error) else ""
+    return scrub_text(f"{type(error).__name__}: {first}")
+
+
+def _target(record_uri: str, uri: str | None) -> str | None:
+    """The store to upload a record to: ``uri`` if given, else the record's own URI; a
+    URI written with masked credentials is taken whole from ``$MLFLOW_TRACKING_URI``
+    when that is the same store. None when the full URI is not known here."""
+    if uri or MASK not in record_uri:
+        return uri or record_uri
+    environment = os.environ.get("MLFLOW_TRACKING_URI", "")
+    return environment if environment and mask_url(environment) == record_uri else None
 
 
 def waiting(outbox: Path) -> list[Path]:
@@ -335,15 +388,21 @@ def sync(
     retry_settings()
     uploaded, failed = [], []
     for folder in waiting(outbox):
-        target = uri or json.loads((folder / RECORD).read_text(encoding="utf-8"))["uri"]
+        recorded = json.loads((folder / RECORD).read_text(encoding="utf-8"))["uri"]
+        target = _target(recorded, uri)
+        if target is None:
+            failed.append(
+                (folder, f"{recorded} needs its credentials: pass --uri or set MLFLOW_TRACKING_URI")
+            )
+            continue
         reason = reachable(target)
         if reason is None:
             try:
-                uploaded.append((folder, upload(folder, uri)))
+                uploaded.append((folder, upload(folder, target)))
             except Exception as error:  # keep it; say why
-                failed.append((folder, f"{type(error).__name__}: {str(error).splitlines()[0]}"))
+                failed.append((folder, _why(error)))
             else:
                 shutil.rmtree(folder, ignore_errors=True)
         else:
-            failed.append((folder, f"{target} unreachable ({reason})"))
+            failed.append((folder, f"{mask_url(target)} unreachable ({reason})"))
     return uploaded, failed

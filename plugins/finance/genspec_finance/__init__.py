@@ -82,13 +82,18 @@ def genspec_tasks() -> list[Task]:
         ),
         sentiment(
             name="fiqa_sa",
-            description="FiQA sentiment: headlines and posts about a target company, 3 classes.",
+            description=(
+                "FiQA sentiment: headlines and posts about a target company, 3 classes "
+                "(an item is keyed by _id and target: one headline can name two companies)."
+            ),
             subject="financial sentiment",
             hub=HubSource(
                 "TheFinAI/fiqa-sentiment-classification", split="test", dev_split="train"
             ),
             fields=label_fields(
-                id="_id",
+                # FiQA-2018 gives one row per (headline, target): id 49 is one row for
+                # AstraZeneca and one for Teva. An item is keyed by both.
+                id=formatted("{_id}:{target}"),
                 question=formatted("What is the sentiment towards {target}?"),
                 context="sentence",
                 answer=fiqa_label,
