@@ -814,6 +814,47 @@ def test_a_server_that_is_not_running_stops_the_run_in_one_line(workdir: Path) -
     assert f"cannot connect to {url}" in stopped and "start the server" in stopped
 
 
+def test_a_client_side_configuration_error_stops_at_once_without_retries(
+    monkeypatch: pytest.MonkeyPatch, backend_for: Any
+) -> None:
+    """A key from api_key_env beside user:password in the URL: the HTTP client refuses to
+    build the request ("Cannot combine AUTHORIZATION header ..."), which litellm reports
+    as a 500. No retry can help: the first request stops the run, nothing was sent, and
+    the line names the fix."""
+    monkeypatch.setenv(KEY_VAR, SECRET)
+    with FakeOpenAIServer() as server:
+        url = server.url.replace("http://", "http://user:url-password@")
+        backend = backend_for(spec(url, api_key_env=KEY_VAR, concurrency=1), clock=FakeClock())
+        with pytest.raises(BackendError) as caught:
+            answers(backend, [question(i) for i in range(4)])
+        assert server.calls == 0
+    message = str(caught.value)
+    assert "Cannot combine AUTHORIZATION header" in message and "\n" not in message
+    assert "attempts" not in message  # tried once
+    assert "fix params.api_base" in message
+
+
+def test_a_model_with_no_answer_at_all_fails_the_run_after_reporting_it(workdir: Path) -> None:
+    """Every call of one model is a permanent client error (a 400): each request is sent
+    once, not retried; the other model's results are still printed and logged, and the
+    run exits non-zero with one line naming the model and its error."""
+    from conftest import write_roster
+
+    with FakeOpenAIServer() as good, FakeOpenAIServer(fault_rate=1.0, faults=["400"]) as bad:
+        models = [
+            api_model(good, "answering-model"),
+            {**api_model(bad, "refused-model"), "role": "specialist"},
+        ]
+        conf = write_roster(workdir / "conf", "refused", models)
+        args = ["domain=medical", "roster=refused", "tasks=[medqa]", "limit=4"]
+        stopped = cli_stops(*args, "--config-dir", str(conf))
+        assert bad.calls == 4 and good.calls == 4
+    assert "model 'refused-model' gave no answer: all 4 calls failed" in stopped
+    assert "maximum context length" in stopped and "answering-model" not in stopped
+    _, parents = mlflow_runs(workdir)
+    assert len(parents) == 1  # the evidence gathered was logged before the run failed
+
+
 # --- the paper roster ----------------------------------------------------------------
 
 

@@ -110,9 +110,7 @@ def failed_calls(frame: pd.DataFrame) -> list[str]:
     failed = frame[frame["error"].notna()]
     lines = []
     for model, rows in failed.groupby("model", sort=False):
-        messages = rows["error"].value_counts()
-        top, times = str(messages.index[0]), int(messages.iloc[0])
-        top = top if len(top) <= 200 else top[:199] + "…"
+        top, times = _most_common_error(rows)
         total = int((frame["model"] == model).sum())
         lines.append(
             f"model '{model}': {len(rows)} of {total} calls failed (left out of n); "
@@ -120,3 +118,29 @@ def failed_calls(frame: pd.DataFrame) -> list[str]:
             "command retries them."
         )
     return lines
+
+
+def unanswered(frame: pd.DataFrame) -> str | None:
+    """The line that fails a run in which some model answered nothing at all.
+
+    Such a run has no evidence about that model; ending it with exit code 0 (and an
+    INCONCLUSIVE verdict) would pass for a finished run in a script or a CI job.
+    """
+    lines = []
+    for model, rows in frame.groupby("model", sort=False):
+        if rows["error"].notna().all():
+            top, _ = _most_common_error(rows)
+            lines.append(f"model '{model}' gave no answer: all {len(rows)} calls failed ({top})")
+    if not lines:
+        return None
+    return (
+        "; ".join(lines) + ". Fix the model's settings (see the error), then run the same "
+        "command again (answers so far are cached)."
+    )
+
+
+def _most_common_error(rows: pd.DataFrame) -> tuple[str, int]:
+    """The most frequent error of ``rows`` (cut to 200 characters) and how often it came."""
+    messages = rows["error"].value_counts()
+    top, times = str(messages.index[0]), int(messages.iloc[0])
+    return (top if len(top) <= 200 else top[:199] + "…"), times

@@ -18,8 +18,9 @@ from genspec.console import (
     results_table,
     warning_line,
 )
+from genspec.errors import BackendError
 from genspec.plugins import registry
-from genspec.results import failed_calls, model_costs, to_frame
+from genspec.results import failed_calls, model_costs, to_frame, unanswered
 
 REAL_RUN_HINT = "genspec run domain={domain} roster=paper data=full limit=500"
 
@@ -104,6 +105,8 @@ def run_domain(
             "it checks the pipeline, it is not evidence about the claim.[/] For a real run:\n"
             f"  {REAL_RUN_HINT.format(domain=config.domain)}"
         )
+    if (line := unanswered(frame)) is not None:  # printed and logged above; still a failure
+        raise BackendError(line)
     return delivery.run_id
 
 

@@ -143,8 +143,38 @@ def _quota_used_up(error: Exception) -> bool:
     return isinstance(body, dict) and "insufficient_quota" in (body.get("code"), body.get("type"))
 
 
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and its chain of causes (bounded: causes can form a cycle)."""
+    seen: BaseException | None = error
+    for _ in range(16):
+        if seen is None:
+            return
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def client_side(error: Exception) -> str | None:
+    """The reason when the request could not even be built or sent because of how the
+    client is configured (aiohttp's "Cannot combine AUTHORIZATION header with ... credentials
+    encoded in URL"), which litellm reports as a 500: no retry can help.
+
+    Such a failure is a plain ``ValueError``/``TypeError`` in the chain of causes; a
+    malformed answer fails in a subclass (``JSONDecodeError``, pydantic's errors) and stays
+    retryable.
+    """
+    for cause in _causes(error):
+        if type(cause) in (ValueError, TypeError):
+            return str(cause)
+    return None
+
+
 def _retryable(error: Exception) -> bool:
-    """Transient: rate limits, server errors, timeouts, broken connections, bad answers."""
+    """Transient: rate limits, server errors, timeouts, broken connections, bad answers.
+
+    Permanent: any other 4xx, and client-side configuration errors (:func:`client_side`).
+    """
+    if client_side(error) is not None:
+        return False
     status = getattr(error, "status_code", None)
     if isinstance(status, int):
         return (status in _RETRY_STATUS or status >= 500) and not _quota_used_up(error)
@@ -158,14 +188,10 @@ def _unreachable(error: Exception) -> bool:
     litellm reports it as a 500 "Connection error", like a connection dropped mid-answer."""
     import httpx
 
-    seen: Exception | BaseException | None = error
-    for _ in range(16):  # causes can form a cycle
-        if seen is None:
-            return False
-        if isinstance(seen, (httpx.ConnectError, ConnectionRefusedError)):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(
+        isinstance(cause, (httpx.ConnectError, ConnectionRefusedError))
+        for cause in _causes(error)
+    )
 
 
 def retry_after_s(error: Exception) -> float | None:
@@ -211,6 +237,12 @@ def _diagnosis(error: Exception, settings: _Settings) -> tuple[str, str] | None:
         return f"{where} says the account's quota is used up", "add credit or use another key"
     if _unreachable(error):
         return f"cannot connect to {where}", "start the server or fix params.api_base"
+    if (reason := client_side(error)) is not None:
+        return (
+            f"the request to {where} cannot be sent ({reason})",
+            "fix params.api_base and the key settings (a key from params.api_key_env cannot "
+            "be combined with user:password in the URL)",
+        )
     return None
 
 
