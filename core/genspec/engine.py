@@ -18,8 +18,9 @@ from genspec.backends.base import Backend
 from genspec.backends.registry import backend_class
 from genspec.cache import ResponseCache
 from genspec.config.schema import ModelSpec, RunConfig
-from genspec.data import TaskData, load_task_data, provides, select
+from genspec.data import DevParts, TaskData, dev_parts, load_task_data, provides, select
 from genspec.errors import ConfigError, GenspecError, UnknownNameError
+from genspec.fairness import scoring_label
 from genspec.plugins import registry
 from genspec.prompting import (
     answer_text,
@@ -47,13 +48,17 @@ class PreparedTask:
     """One task's items for this run and the prompt templates they may be posed with.
 
     ``templates`` holds one template, or the candidates of ``prompt=auto``; ``dev``
-    are the dev items scored to choose a template or the best model of a role.
+    are the dev items scored to choose a template or the best model of a role: the
+    select part of ``parts`` (never the train part), or none when ``too_few`` says the
+    select part was too small to choose on.
     """
 
     data: TaskData
     examples: tuple[Example, ...]
     templates: dict[str, PromptTemplate]
     dev: tuple[Example, ...] = ()
+    parts: DevParts | None = None
+    too_few: str = ""
 
     @property
     def task(self) -> Task:
@@ -74,6 +79,7 @@ class DomainRun:
     rows: list[ExampleResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     prompt_choice: dict[tuple[str, str], tuple[str, dict[str, float]]] = field(default_factory=dict)
+    scoring: str = ""  # "loglik", "generate" or "mixed" (genspec.fairness)
 
 
 class Progress:
@@ -147,6 +153,7 @@ def prepare(config: RunConfig) -> Prepared:
         raise ConfigError(
             f"Roster '{config.roster.name}' has no models for domain '{config.domain}'."
         )
+    scoring_label(models, any(t.kind.has_choices for t in tasks), config.allow_mixed_scoring)
     judge = config.judge.model()
     for model in [*models, *([judge] if judge else [])]:
         backend_class(model.backend).preflight(model)
@@ -160,9 +167,25 @@ def prepare(config: RunConfig) -> Prepared:
             examples = shards.take(
                 examples, shards.Shard.parse(config.shard), config.seed, task.name
             )
-        dev = select(data.dev, config.dev_limit, config.seed) if with_dev else ()
-        prepared.append(PreparedTask(data, examples, templates, dev))
+        parts = dev_parts(data.dev, config.data.dev_train, config.data.split_seed)
+        dev, too_few = _select_items(task, parts, config) if with_dev else ((), "")
+        prepared.append(PreparedTask(data, examples, templates, dev, parts, too_few))
     return prepared, models
+
+
+def _select_items(
+    task: Task, parts: DevParts, config: RunConfig
+) -> tuple[tuple[Example, ...], str]:
+    """The select part's items to choose on, or none and why (then declared choices hold:
+    the first ``auto_prompts`` template, a role's ``best: true`` model)."""
+    if len(parts.select) >= config.min_select:
+        return select(parts.select, config.dev_limit, config.seed), ""
+    return (), (
+        f"task '{task.name}': {len(parts.select)} dev item(s) left to select on "
+        f"(min_select={config.min_select}, {len(parts.train)} kept to train on); "
+        "nothing chosen on data: declared choices are used (the first of auto_prompts, "
+        "a role's best: true model). Give the task more dev items or lower min_select."
+    )
 
 
 def _request(
@@ -173,6 +196,7 @@ def _request(
     config: RunConfig,
 ) -> Request:
     k = config.shots if template.shots is None else template.shots
+    k = max(k, model.shots or 0)  # base models get the examples they need to answer
     # A dev item is never its own few-shot example.
     pool = [ex for ex in prepared.data.dev if ex.id != example.id]
     return build_request(
@@ -409,6 +433,9 @@ def run(
     progress = progress or Progress()
     prepared, models = prepared_run or prepare(config)
     result = DomainRun(config=config, tasks=prepared, models=models)
+    has_choices = any(t.task.kind.has_choices for t in prepared)
+    result.scoring = scoring_label(models, has_choices, config.allow_mixed_scoring)
+    result.problems += [task.too_few for task in prepared if task.too_few]
     for model in models:
         for task in prepared:
             for name in task.templates if task.dev else ():

@@ -7,6 +7,7 @@ naming the key.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from typing import Any, Literal
 
@@ -24,7 +25,13 @@ class _Strict(BaseModel):
 
 
 class ModelSpec(_Strict):
-    """One roster entry: what to run and which side of the comparison it is on."""
+    """One roster entry: what to run and which side of the comparison it is on.
+
+    The facts (``params_b`` ... ``price_out``) are optional and never change a score:
+    they let a reader see whether the bigger or newer model won (size and date plots)
+    and price models litellm has no price for. ``best: true`` declares the model its
+    role's pick before the run, so no dev data chooses it.
+    """
 
     name: str = Field(min_length=1)
     id: str = Field(min_length=1)
@@ -32,7 +39,42 @@ class ModelSpec(_Strict):
     backend: str = "hf"
     base: str | None = None
     scoring: Literal["auto", "loglik", "generate"] = "auto"
+    # few-shot examples this model always gets (base models that will not follow an
+    # answer format zero-shot; Jeong et al. 2024); null: the template's own number
+    shots: int | None = Field(default=None, ge=0)
+    best: bool = False
+    matched: str | None = None  # a generalist of this specialist's size, compared one-to-one
+    params_b: float | None = Field(default=None, gt=0)  # size, billions of parameters
+    estimated: bool = False  # params_b is an outside estimate (undisclosed sizes)
+    released: dt.date | None = None
+    family: str | None = None  # model family or the base it was trained from
+    access: Literal["api", "open"] | None = None
+    price_in: float | None = Field(default=None, ge=0)  # US$ per million input tokens
+    price_out: float | None = Field(default=None, ge=0)  # US$ per million output tokens
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _estimate_needs_size(self) -> ModelSpec:
+        if self.estimated and self.params_b is None:
+            raise ValueError(f"model '{self.name}': estimated: true needs params_b")
+        return self
+
+    def facts(self) -> dict[str, str]:
+        """The declared facts as text (MLflow params, results.json, the report); unset
+        ones are left out so no reader mistakes "unknown" for a value."""
+        values: dict[str, Any] = {
+            "params_b": (
+                None
+                if self.params_b is None
+                else f"{self.params_b:g}" + (" (estimated)" if self.estimated else "")
+            ),
+            "released": self.released.isoformat() if self.released else None,
+            "family": self.family,
+            "access": self.access,
+            "price_in": self.price_in,
+            "price_out": self.price_out,
+        }
+        return {key: str(value) for key, value in values.items() if value is not None}
 
     @property
     def scoring_method(self) -> Literal["loglik", "generate"]:
@@ -70,7 +112,7 @@ class RosterConfig(_Strict):
         return [*self.models, *self.domains.get(domain, [])]
 
     @model_validator(mode="after")
-    def _names_unique_and_bases_known(self) -> RosterConfig:
+    def _check_entries(self) -> RosterConfig:
         for domain in {None, *self.domains}:
             models = self.for_domain(domain) if domain else self.models
             names = [m.name for m in models]
@@ -78,11 +120,43 @@ class RosterConfig(_Strict):
             if dupes:
                 raise ValueError(f"model names must be unique in a roster; repeated: {dupes}")
             for model in models:
+                if model.base == model.name:  # compared with itself: a difference of 0
+                    raise ValueError(
+                        f"model '{model.name}' has itself as base; name the model it was "
+                        "trained from (a separate roster entry with role: base)"
+                    )
                 if model.base is not None and model.base not in names:
                     raise ValueError(
                         f"model '{model.name}' has base '{model.base}', which is not in the roster"
                     )
+            _check_best(models)
+            _check_matched(models)
         return self
+
+
+def _check_best(models: list[ModelSpec]) -> None:
+    """``best: true`` picks one side of the headline: one per side, never a base."""
+    for role in Role:
+        best = [m.name for m in models if m.best and m.role is role]
+        if best and role is Role.BASE:
+            raise ValueError(f"best: true is for generalists and specialists, not base {best}")
+        if len(best) > 1:
+            raise ValueError(f"only one {role.value} may be best: true; marked: {best}")
+
+
+def _check_matched(models: list[ModelSpec]) -> None:
+    """``matched:`` names a generalist of the roster, set on a specialist."""
+    generalists = [m.name for m in models if m.role is Role.GENERALIST]
+    for model in models:
+        if model.matched is None:
+            continue
+        if model.role is not Role.SPECIALIST:
+            raise ValueError(f"model '{model.name}': matched: is for specialists")
+        if model.matched not in generalists:
+            raise ValueError(
+                f"model '{model.name}' has matched '{model.matched}', which is not a "
+                f"generalist of the roster (generalists: {generalists})"
+            )
 
 
 class JudgeConfig(_Strict):
@@ -118,6 +192,11 @@ class DataConfig(_Strict):
 
     source: Literal["sample", "full", "local"] = "sample"
     dir: str | None = None
+    # The dev items split in two by a hash of each item (genspec.data.dev_parts): the
+    # ``train`` share teaches adapters and encoders, the rest selects models and prompts.
+    # Its own seed, not the run's: an adapter trained once serves runs of any seed.
+    dev_train: float = Field(default=0.5, ge=0, lt=1)
+    split_seed: int = 0
 
     @model_validator(mode="after")
     def _local_needs_dir(self) -> DataConfig:
@@ -140,6 +219,9 @@ class TrackingConfig(_Strict):
     # (genspec.tracking.redact); none: no per-example text
     examples: Literal["full", "redacted", "none"] = "full"
     outbox: str = ".genspec/outbox"  # runs kept here while the store is unreachable
+    # MLflow traces (per-item review) per model and task: the first N test items; 0: none.
+    # The full per-item tables are logged whatever this is (genspec.tracking.traces).
+    traces: int = Field(default=200, ge=0)
 
 
 class RunConfig(_Strict):
@@ -160,6 +242,10 @@ class RunConfig(_Strict):
     tracking: TrackingConfig = TrackingConfig()
     shard: str | None = None  # "I/N": this worker's share of the items (genspec.shards)
     judge: JudgeConfig = JudgeConfig()
+    # fewer select items than this: no choice on data, declared choices are used
+    min_select: int = Field(default=3, ge=1)
+    allow_mixed_scoring: bool = False  # run a comparison whose sides score differently
+    gpu_usd_per_hour: float | None = Field(default=None, ge=0)  # prices local models' time
 
     @field_validator("shard", mode="before")
     @classmethod
