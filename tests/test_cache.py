@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -17,7 +19,7 @@ from genspec.cache import CacheWriteError, ResponseCache, open_store
 from genspec.cache.merge import merge
 from genspec.cli import cli
 from genspec.config.schema import CacheConfig
-from genspec.fake_api import FakeOpenAIServer
+from genspec.fake_api import FakeOpenAIServer, default_answer
 from genspec.requests import Response
 
 STORES = ("sqlite", "files")
@@ -156,13 +158,32 @@ def _sqlite_count(folder: Path) -> int:
         store.close()
 
 
+def _filling(folder: Path, leave: int) -> Callable[[dict[str, Any]], str]:
+    """The fake API's answers, but its first call fills ``folder`` up to ``leave`` bytes
+    free: the disk runs full in the middle of a run, as when another job writes there."""
+
+    filled: list[bool] = []
+
+    def policy(body: dict[str, Any]) -> str:
+        if not filled:
+            filled.append(True)
+            free = os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize
+            with open(folder / "filler", "wb") as file:
+                os.posix_fallocate(file.fileno(), 0, max(free - leave, 1))
+        return default_answer(body)
+
+    return policy
+
+
 def test_a_run_on_a_full_disk_stops_with_a_count_and_the_rerun_pays_only_the_rest(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 20 item 1: the server billed 36 calls, the cache dropped 30 answers and the
     run ended with exit 0 on n = 1. Now the run stops at the first answer it cannot keep,
     says how many it kept, and the rerun (with room) pays only for the others."""
-    with FakeOpenAIServer() as server, _tmpfs(workdir / "small", "48k") as folder:
+    with contextlib.ExitStack() as stack:
+        folder = stack.enter_context(_tmpfs(workdir / "small", "16m"))
+        server = stack.enter_context(FakeOpenAIServer(policy=_filling(folder, 48 * 1024)))
         monkeypatch.setenv("GENSPEC_FAKE_API_BASE", server.url)
         args = ["run", "domain=medical", "roster=fake-api", "limit=6", f"cache.dir={folder}"]
         full = CliRunner().invoke(cli, args)
@@ -171,7 +192,7 @@ def test_a_run_on_a_full_disk_stops_with_a_count_and_the_rerun_pays_only_the_res
         kept = int(line.split(" answer(s) of this run are kept")[0].rsplit(" ", 1)[1])
         assert kept > 0 and _sqlite_count(folder) == kept
         first_calls = server.calls
-        subprocess.run(["mount", "-o", "remount,size=16m", str(folder)], check=True)
+        (folder / "filler").unlink()  # room again
         rerun = CliRunner().invoke(cli, args)
         assert rerun.exit_code == 0, rerun.output
         answered = _sqlite_count(folder)
