@@ -1,0 +1,131 @@
+"""Per-item review in MLflow's GenAI evaluation model: one trace per (model, test item).
+
+A trace's inputs are the prompt and its outputs the raw answer; assessments carry the
+gold answer (an *expectation*, ``expected_answer``) and the scores (*feedback*:
+``correct``, ``valid`` and the task's own per-item metrics such as ``top1``). Each trace
+is tied to its model's run (``run_id``), so a model run's Traces tab lists its items,
+wrong answers can be filtered by ``correct``, and the evaluation view's "compare to
+baseline run" puts two models' answers to the same item side by side.
+
+Traces cost about 0.1 s each to write to a local store, so each task logs at most
+``tracking.traces`` items per model (the first ones in file order: the same items for
+every model); 0 turns traces off. The full per-item tables are always logged.
+Under ``tracking.examples=none`` a trace holds no text: the item's id as input and the
+parsed answer as output. The rows given here are already masked for the mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SOURCE_ID = "genspec"
+
+
+def trace_records(rows: pd.DataFrame, cap: int, start_ms: int) -> list[dict[str, Any]]:
+    """Plain records of the traces of one model's rows: the first ``cap`` test items of
+    each task. ``start_ms`` is when the model's run began (items carry no clock time;
+    each trace lasts the item's measured latency)."""
+    if cap <= 0:
+        return []
+    test = rows[rows["split"] == "test"]
+    return [
+        _record(row, start_ms) for _, row in test.groupby("task", sort=False).head(cap).iterrows()
+    ]
+
+
+def _record(row: Any, start_ms: int) -> dict[str, Any]:
+    with_text = "prompt" in row.index
+    inputs = {"task": row["task"], "item": str(row["example_id"])}
+    outputs = {"prediction": row["prediction"]}
+    if with_text:
+        inputs["prompt"] = row["prompt"]
+        outputs["answer"] = row["raw_output"]
+    feedback: dict[str, Any] = {"valid": not bool(row["invalid"])}
+    correct = float(row["correct"])
+    feedback["correct"] = bool(correct) if correct in (0.0, 1.0) else correct
+    feedback.update({k: float(v) for k, v in (row.get("metrics") or {}).items()})
+    return {
+        "name": f"{row['task']} · {row['example_id']}",
+        "inputs": inputs,
+        "outputs": outputs,
+        "tags": {
+            "genspec.task": str(row["task"]),
+            "genspec.item": str(row["example_id"]),
+            "genspec.model": str(row["model"]),
+            "genspec.correct": str(feedback["correct"]).lower(),
+        },
+        "start_ms": start_ms,
+        "duration_ms": max(1, int(float(row["latency_s"] or 0) * 1000)),
+        "error": row["error"] if isinstance(row["error"], str) else None,
+        "expected_answer": row["gold"],
+        "feedback": feedback,
+    }
+
+
+@contextlib.contextmanager
+def _tracing_to(uri: str) -> Iterator[None]:
+    """Point MLflow's tracer at ``uri`` for a while; it writes to the global tracking URI
+    (and ``set_tracking_uri`` also sets ``$MLFLOW_TRACKING_URI``), so both come back after."""
+    import mlflow
+    from mlflow.tracking._tracking_service import utils
+
+    from genspec.tracking import quiet_mlflow
+
+    quiet_mlflow()
+    env, previous = os.environ.get("MLFLOW_TRACKING_URI"), utils._tracking_uri
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.flush_trace_async_logging()
+        mlflow.set_tracking_uri(previous)  # None: unset, as it was
+        if env is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = env
+
+
+def upload(uri: str, experiment_id: str, run_id: str, records: Sequence[dict[str, Any]]) -> None:
+    """Write the traces, then (once they are stored) their assessments."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.entities import AssessmentSource
+
+    code = AssessmentSource(source_type="CODE", source_id=SOURCE_ID)
+    gold = AssessmentSource(source_type="HUMAN", source_id="gold label")
+    with _tracing_to(uri):
+        client = MlflowClient(uri)
+        ids = []
+        for record in records:
+            start_ns = record["start_ms"] * 1_000_000
+            span = client.start_trace(
+                record["name"],
+                inputs=record["inputs"],
+                tags=record["tags"],
+                experiment_id=experiment_id,
+                run_id=run_id,
+                start_time_ns=start_ns,
+            )
+            client.end_trace(
+                span.trace_id,
+                outputs=record["outputs"]
+                if record["error"] is None
+                else {"error": record["error"]},
+                status="OK" if record["error"] is None else "ERROR",
+                end_time_ns=start_ns + record["duration_ms"] * 1_000_000,
+            )
+            ids.append(span.trace_id)
+        mlflow.flush_trace_async_logging()  # assessments need their trace stored
+        for trace_id, record in zip(ids, records, strict=True):
+            mlflow.log_expectation(
+                trace_id=trace_id,
+                name="expected_answer",
+                value=record["expected_answer"],
+                source=gold,
+            )
+            for name, value in record["feedback"].items():
+                mlflow.log_feedback(trace_id=trace_id, name=name, value=value, source=code)
