@@ -78,7 +78,7 @@ def test_broken_plugins_are_reported_and_skipped(site: Path) -> None:
     problems = "\n".join(registry.problems)
     assert "plugin 'broken_import' skipped: ModuleNotFoundError" in problems
     assert "plugin 'raises' skipped: RuntimeError: boom" in problems
-    assert "plugin 'invalid' skipped: returned str, not a genspec Task" in problems
+    assert "plugin 'invalid': 1 of 1 task(s) skipped: returned str, not a genspec Task" in problems
     assert all("\n" not in p for p in registry.problems)
     assert "medqa" in registry.tasks  # the others still run
 
@@ -118,3 +118,51 @@ def test_a_domain_with_no_task_for_the_data_source_is_refused(site: Path) -> Non
             prepare(config)
     finally:
         registry.cache_clear()
+
+
+PARTLY_VALID = """
+import genspec
+from genspec.toolkit import classification_task, corpus_hook, label_fields, const
+
+@genspec.hookimpl
+def genspec_tasks():
+    good = classification_task(
+        name="soil_ok", domain="agri", package=__name__, description="d", subject="s",
+        fields=label_fields(question=const("Q?"), answer="label", labels=("yes", "no")),
+    )
+    return [good, "not a task", good]
+
+genspec_corpus = corpus_hook("agri", __file__)
+"""
+
+
+def test_a_partly_valid_plugin_keeps_its_valid_tasks(site: Path) -> None:
+    """Two bad tasks of three are "2 of 3 task(s) skipped", not the whole plugin; a
+    corpus folder the package left out names the packaging fix, and costs no task."""
+    fake_distribution(site, "gsp-part", "part", "gsp_test_part", PARTLY_VALID)
+    registry = discover()
+    assert registry.tasks["soil_ok"].domain == "agri"
+    problems = [p for p in registry.problems if "plugin 'part'" in p]
+    assert problems[0].startswith("plugin 'part': 2 of 3 task(s) skipped: returned str")
+    assert "already taken" in problems[0]
+    assert "plugin 'part': corpus ignored: PluginError: plugin package" in problems[1]
+    assert '"corpus/*.txt" in [tool.setuptools.package-data]' in problems[1]
+    assert not any("plugin 'part' skipped" in p for p in registry.problems)
+
+
+@pytest.mark.parametrize("name", ["medical", "finance", "legal"])
+def test_bundled_plugins_pass_check_plugin(name: str) -> None:
+    """genspec's own plugins pass the check it ships for plugin authors: every sample
+    row maps, every gold answer reads back, every prompt runs on mock models."""
+    from genspec.testing import check_plugin
+
+    check = check_plugin(name)
+    assert check.tasks and all(t.domain == name for t in check.tasks)
+    assert all(c.test and c.dev for c in check.data)
+
+
+def test_check_plugin_names_an_unknown_plugin() -> None:
+    from genspec.testing import check_plugin
+
+    with pytest.raises(AssertionError, match=r"No plugin 'agricultur'.*installed: .*medical"):
+        check_plugin("agricultur")

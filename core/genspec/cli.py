@@ -62,7 +62,24 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class FullHelpGroup(click.Group):
+    """A group whose command list shows each command's whole first sentence, wrapped:
+    click cuts it to the terminal width ("Cross-domain verdict ... from runs...")."""
+
+    group_class = type  # subgroups (genspec list, genspec cache) list their commands alike
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=sys.maxsize)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=FullHelpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="genspec")
 def cli() -> None:
     """genspec: do general-purpose LLMs beat domain specialists? Test it with evidence."""
@@ -291,6 +308,28 @@ def report(
         since=since.date() if since else None,
     )
     render(runs, fmt, Path(plots) if plots else None)
+
+
+@cli.command()
+@click.option("--run", "run_id", required=True, help="The parent run to ask again (its id).")
+@click.option("--n", default=200, show_default=True, type=click.IntRange(1), help="Items to ask.")
+@click.option("--seed", default=0, show_default=True, help="Seeds which items are asked.")
+@click.option("--uri", help="Tracking URI (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
+@_friendly
+def drift(run_id: str, n: int, seed: int, uri: str | None) -> None:
+    """Ask a sample of an earlier run's items again, without the cache, and show per
+    model how many answers changed (McNemar, difference with its interval, fingerprints)."""
+    from genspec.config.schema import TrackingConfig
+    from genspec.console import BarProgress, console, warning_line
+    from genspec.drift import drift as measure
+    from genspec.drift import drift_table
+    from genspec.tracking.mlflow_log import tracking_uri
+
+    with BarProgress() as progress:
+        report, problems = measure(uri or tracking_uri(TrackingConfig()), run_id, n, seed, progress)
+    for problem in problems:
+        warning_line(problem)
+    console.print(drift_table(report))
 
 
 @cli.command()

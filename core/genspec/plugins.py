@@ -119,6 +119,10 @@ def merge_roster(base: Mapping[str, Any], part: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
+def _detail(error: Exception | str) -> str:
+    return error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+
+
 def _call_each(
     hook: Any, on_error: Callable[[str, Exception], None], **kwargs: Any
 ) -> Iterable[tuple[str, Any]]:
@@ -143,8 +147,15 @@ def discover() -> Registry:
     registry = Registry()
 
     def problem(plugin: str, error: Exception | str) -> None:
-        detail = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        registry.problems.append(f"plugin '{plugin}' skipped: {detail}")
+        registry.problems.append(f"plugin '{plugin}' skipped: {_detail(error)}")
+
+    def hook_problem(hook: str) -> Callable[[str, Exception | str], None]:
+        """A failing optional hook loses only what that hook adds, not the plugin's tasks."""
+
+        def record(plugin: str, error: Exception | str) -> None:
+            registry.problems.append(f"plugin '{plugin}': {hook} ignored: {_detail(error)}")
+
+        return record
 
     for entry in _bundled_first(entry_points(group=ENTRY_POINT_GROUP)):
         try:
@@ -170,28 +181,36 @@ def discover() -> Registry:
     }
     modules = {info.name: info.module.partition(":")[0] for info in registry.plugins}
     for plugin, tasks in _call_each(manager.hook.genspec_tasks, problem):
-        for task in tasks or ():
+        reasons, tasks = [], list(tasks or ())
+        for task in tasks:
             if isinstance(task, Task):
                 task = _with_plugin_defaults(task, domains.get(plugin), modules.get(plugin))
             reason = _validate_task(task)
             if reason is None and task.name in registry.tasks:
                 reason = f"task name '{task.name}' is already taken by another plugin"
             if reason:
-                problem(plugin, reason)
+                reasons.append(reason)
                 continue
             registry.tasks[task.name] = task
+        if reasons:  # the plugin's valid tasks still run
+            registry.problems.append(
+                f"plugin '{plugin}': {len(reasons)} of {len(tasks)} task(s) skipped: "
+                + "; ".join(reasons)
+            )
 
-    for plugin, rosters in _call_each(manager.hook.genspec_rosters, problem):
+    rosters_problem = hook_problem("rosters")
+    for plugin, rosters in _call_each(manager.hook.genspec_rosters, rosters_problem):
         if not isinstance(rosters, dict):
-            problem(plugin, "genspec_rosters must return a dict of name -> roster")
+            rosters_problem(plugin, "genspec_rosters must return a dict of name -> roster")
             continue
         for name, roster in rosters.items():
             registry.rosters[name] = merge_roster(registry.rosters.get(name, {}), roster)
 
     for domain in registry.domains:
-        for plugin, paths in _call_each(manager.hook.genspec_corpus, problem, domain=domain):
+        corpus_problem = hook_problem("corpus")
+        for plugin, paths in _call_each(manager.hook.genspec_corpus, corpus_problem, domain=domain):
             if not isinstance(paths, list | tuple):
-                problem(plugin, "genspec_corpus must return a list of files or folders")
+                corpus_problem(plugin, "genspec_corpus must return a list of files or folders")
                 continue
             registry.corpora.setdefault(domain, []).extend(Path(p) for p in paths)
     return registry

@@ -30,11 +30,6 @@ class Document:
     text: str
 
 
-def bundled_corpus(package_file: str, folder: str = "corpus") -> list[Path]:
-    """The text files a plugin ships next to its ``__init__.py`` (``__file__``)."""
-    return text_files(Path(package_file).parent / folder)
-
-
 def text_files(path: Path) -> list[Path]:
     """``path`` itself, or the .txt/.md files under a folder, in a stable order."""
     if path.is_dir():

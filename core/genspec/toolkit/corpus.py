@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from genspec.errors import PluginError
 from genspec.hookspecs import hookimpl
+
+CORPUS_FOLDER = "corpus"
 
 
 def corpus_hook(own_domain: str, package_file: str) -> Callable[[str], list[Path]]:
@@ -18,8 +21,16 @@ def corpus_hook(own_domain: str, package_file: str) -> Callable[[str], list[Path
 
     @hookimpl
     def genspec_corpus(domain: str) -> list[Path]:
-        from genspec.adapt.corpus import bundled_corpus  # keeps plugin import cheap
-
-        return bundled_corpus(package_file) if domain == own_domain else []
+        if domain != own_domain:
+            return []
+        folder = Path(package_file).parent / CORPUS_FOLDER
+        if not folder.is_dir():  # an installed wheel left it out: the fix is packaging
+            package = folder.parent.name
+            raise PluginError(
+                f"plugin package '{package}' has no {CORPUS_FOLDER}/ folder ({folder}): list "
+                f'"{CORPUS_FOLDER}/*.txt" in [tool.setuptools.package-data] {package} of its '
+                "pyproject.toml and reinstall it, or drop its genspec_corpus hook"
+            )
+        return [folder]  # genspec adapt reads its .txt/.md files
 
     return genspec_corpus
