@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -80,6 +81,9 @@ class DomainRun:
     problems: list[str] = field(default_factory=list)
     prompt_choice: dict[tuple[str, str], tuple[str, dict[str, float]]] = field(default_factory=dict)
     scoring: str = ""  # "loglik", "generate" or "mixed" (genspec.fairness)
+    # wall clock (s since the epoch) of the run and of each model's work: MLflow's times
+    started: float = field(default_factory=time.time)
+    model_times: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 class Progress:
@@ -446,6 +450,7 @@ def run(
     try:
         judge = _ModelRunner(judge_model, cache, progress, result) if judge_model else None
         for model in models:
+            began = time.time()
             runner = _ModelRunner(model, cache, progress, result, judge)
             for task in prepared:
                 dev_scores: dict[str, float] = {}
@@ -458,6 +463,7 @@ def run(
                     chosen = max(dev_scores, key=dev_scores.__getitem__)  # ties: first candidate
                 result.prompt_choice[model.name, task.task.name] = (chosen, dev_scores)
                 result.rows += runner.score(task, task.templates[chosen], task.examples, "test")
+            result.model_times[model.name] = (began, time.time())
     finally:
         cache.close()
     return result
