@@ -26,8 +26,8 @@ INDENT = "    "
 
 
 def _line(text: str) -> None:
-    """One line as it is: no markup, no highlighting, never wrapped or cut by rich."""
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    """One line as it is: rich would expand tabs and read markup."""
+    console.file.write(text + "\n")
 
 
 def show_rows(

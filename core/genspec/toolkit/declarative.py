@@ -52,6 +52,7 @@ BUILDERS: dict[TaskKind, tuple[Callable[..., Task], Callable[..., Any]]] = {
 # fields whose value is a column or a computed field (the others are lists and flags)
 FIELD_REFS = ("question", "answer", "id", "context", "category", "target")
 CODE_KEYS = ("parser", "scorer")  # a module:function each, for rules that are code
+REQUIRED = ("name", "description", "subject", "fields")  # the builders' required keywords
 
 
 class _Where:
@@ -130,6 +131,9 @@ def build_task(spec: Mapping[str, Any], where: _Where, defaults: Mapping[str, An
     if TaskKind(kind_name) is TaskKind.FREE_TEXT and "scorer" in code:
         spec["scorer"] = code.pop("scorer")
     _known(where, "key", spec, [*Declared.__annotations__, *_keywords(builder)])
+    missing = [key for key in REQUIRED if key not in spec]
+    if missing:
+        raise where.error(f"needs {', '.join(missing)} (missing)")
     raw_fields = spec.get("fields")
     if not isinstance(raw_fields, Mapping):
         raise where.error("needs fields: a mapping of the row's columns (question, answer, ...)")
