@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from rich import box
@@ -15,6 +18,7 @@ from rich.progress import (
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.progress import Progress as RichBar
 from rich.table import Table
@@ -38,35 +42,98 @@ def warning_line(message: str) -> None:
     errors.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
-class BarProgress(Progress):
-    """One rich progress bar per model × task."""
+LINE_EVERY_S = 15.0  # plain progress: at most one line per bar this often
 
-    def __init__(self) -> None:
-        self.bar = RichBar(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+@dataclass
+class _Count:
+    """One bar's state for plain progress lines."""
+
+    total: int
+    done: int = 0
+    started: float | None = None
+    shown: float = -math.inf
+
+    def line(self, key: str, now: float) -> str:
+        elapsed = now - (self.started if self.started is not None else now)
+        if self.done >= self.total:
+            return f"{key}: {self.done}/{self.total} done in {_clock(elapsed)}"
+        left = elapsed / self.done * (self.total - self.done) if self.done else math.nan
+        eta = "?" if math.isnan(left) else _clock(left)
+        percent = 100 * self.done / self.total if self.total else 100
+        return (
+            f"{key}: {self.done}/{self.total} ({percent:.0f}%), {_clock(elapsed)} elapsed, "
+            f"ETA {eta}"
         )
+
+
+class BarProgress(Progress):
+    """The run's progress per model × task: live bars on a terminal, plain lines into a
+    pipe or log file (redrawn bars grew a long run's log to 36 MB).
+
+    The engine adds every bar up front, so a bar's clock starts with its first answer,
+    not with the run: elapsed time and ETA are the task's own. Plain lines come at
+    most every ``every`` seconds per bar, plus one when a bar completes.
+    """
+
+    def __init__(
+        self,
+        out: Console | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        every: float = LINE_EVERY_S,
+    ) -> None:
+        self.out = out or console
+        self.clock, self.every = clock, every
+        self.bar: RichBar | None = None
+        if self.out.is_terminal:
+            self.bar = RichBar(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.out,
+            )
         self._ids: dict[str, Any] = {}
+        self._counts: dict[str, _Count] = {}
 
     def __enter__(self) -> BarProgress:
-        self.bar.start()
+        if self.bar is not None:
+            self.bar.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.bar.stop()
+        if self.bar is not None:
+            self.bar.stop()
 
     def start(self, key: str, total: int) -> None:
-        self._ids[key] = self.bar.add_task(key, total=total)
+        if self.bar is not None:
+            self._ids[key] = self.bar.add_task(key, total=total, start=False)
+        self._counts[key] = _Count(total)
 
     def advance(self, key: str, n: int = 1) -> None:
-        self.bar.advance(self._ids[key], n)
+        count, now = self._counts[key], self.clock()
+        if count.started is None:
+            count.started = now
+            if self.bar is not None:
+                self.bar.start_task(self._ids[key])
+        count.done += n
+        if self.bar is not None:
+            self.bar.advance(self._ids[key], n)
+        elif count.done >= count.total or now - count.shown >= self.every:
+            count.shown = now
+            self.out.print(count.line(key, now), markup=False, highlight=False, soft_wrap=True)
 
     def status(self, message: str) -> None:
-        self.bar.console.print(f"[dim]{message}[/]")
+        self.out.print(f"[dim]{escape(message)}[/]", soft_wrap=True)
 
 
 def _pct(value: float | None) -> str:

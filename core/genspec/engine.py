@@ -20,7 +20,7 @@ from genspec.backends.registry import backend_class
 from genspec.cache import ResponseCache
 from genspec.config.schema import ModelSpec, RunConfig
 from genspec.data import DevParts, TaskData, dev_parts, load_task_data, provides, select
-from genspec.errors import ConfigError, GenspecError, UnknownNameError
+from genspec.errors import ConfigError, DataError, GenspecError, UnknownNameError
 from genspec.fairness import scoring_label
 from genspec.plugins import registry
 from genspec.prompting import (
@@ -129,6 +129,29 @@ def _check_roster_domains(config: RunConfig) -> None:
             )
 
 
+def _refuse_shots_without_dev(
+    task: Task,
+    templates: dict[str, PromptTemplate],
+    data: TaskData,
+    config: RunConfig,
+    models: Sequence[ModelSpec],
+) -> None:
+    """A few-shot prompt with no dev items would run zero-shot and be logged as few-shot.
+    (``prompt=auto`` only chooses among candidates, so it is left to choose.)"""
+    if data.dev or config.prompt == AUTO:
+        return
+    for template in templates.values():
+        shots = config.shots if template.shots is None else template.shots
+        shots = max([shots, *(m.shots or 0 for m in models)])
+        if shots > 0:
+            raise DataError(
+                f"Task '{task.name}' has no dev items for the {shots} few-shot examples of "
+                f"prompt={template.name}: add them to {task.sample.package}/"
+                f"{task.sample.directory}/dev.jsonl (or DIR/{task.local_stem}.dev.jsonl with "
+                "data=local), or run with prompt=zero_shot shots=0."
+            )
+
+
 def prepare(config: RunConfig) -> Prepared:
     """Resolve tasks, data and models; every config error surfaces here, before any model."""
     tasks = registry().tasks_for(config.domain)
@@ -166,6 +189,7 @@ def prepare(config: RunConfig) -> Prepared:
     for task in tasks:
         templates = _templates(task, config)
         data = load_task_data(task, config.data)
+        _refuse_shots_without_dev(task, templates, data, config, models)
         examples = select(data.test, config.limit, config.seed)
         if config.shard:
             examples = shards.take(
