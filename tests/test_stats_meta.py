@@ -77,18 +77,28 @@ def test_identical_task_effects_do_not_collapse_the_interval() -> None:
 
 
 @pytest.mark.parametrize("confidence", [0.8, 0.95])
-def test_equal_weight_is_the_fixed_effect_mean_when_errors_are_equal(confidence: float) -> None:
-    effects, errors = np.array([0.06, -0.1, -0.1, -0.1]), np.full(4, 0.03)
-    reference = combine_effects(effects, errors**2, method_re="dl")
-    low, high = reference.summary_frame(alpha=1 - confidence).loc[
-        "fixed effect", ["ci_low", "ci_upp"]
-    ]
+def test_equal_weight_is_the_one_sample_t_test_over_tasks(confidence: float) -> None:
+    effects, errors = np.array([0.06, -0.1, -0.02, 0.04]), np.full(4, 0.01)
+    reference = stats.ttest_1samp(effects, 0.0)
     result = equal_weight(effects, errors, confidence=confidence)
-    assert result.estimate == pytest.approx(reference.mean_effect_fe)
-    assert (result.ci_low, result.ci_high) == pytest.approx((low, high))
-    unequal = equal_weight([0.06, -0.1], [0.01, 0.05])
-    assert unequal.estimate == pytest.approx(-0.02)
-    assert unequal.standard_error == pytest.approx(np.sqrt(0.01**2 + 0.05**2) / 2)
+    assert result.estimate == pytest.approx(effects.mean())
+    interval = reference.confidence_interval(confidence)
+    assert (result.ci_low, result.ci_high) == pytest.approx((interval.low, interval.high))
+    assert result.p_value == pytest.approx(reference.pvalue)
+    # The same figure is statsmodels' HKSJ ("wls") fixed-effect row when weights are equal.
+    frame = combine_effects(effects, errors**2, method_re="dl").summary_frame()
+    assert result.standard_error == pytest.approx(frame.loc["fixed effect wls", "sd_eff"])
+
+
+def test_equal_weight_never_collapses_and_one_task_is_itself() -> None:
+    agreeing = equal_weight([0.04, 0.04, 0.04], [0.02, 0.03, 0.02])
+    fixed_se = 1 / np.sqrt(1 / 0.02**2 + 1 / 0.03**2 + 1 / 0.02**2)
+    assert agreeing.standard_error == pytest.approx(fixed_se)
+    assert agreeing.ci_low < 0.04 - 0.01
+    single = equal_weight([0.05], [0.02])
+    assert (single.ci_low, single.ci_high) == pytest.approx(
+        (0.05 - stats.norm.ppf(0.975) * 0.02, 0.05 + stats.norm.ppf(0.975) * 0.02)
+    )
 
 
 @pytest.mark.parametrize(

@@ -6,16 +6,24 @@ the item-weighted figure) lets one large task outvote the rest: one task of 1,00
 items at +6 points against three of 50 at −10 gives +3.9 [1.4, 6.4], although the
 tasks plainly disagree (Cochran's Q ≈ 16, I² ≈ 0.8). Here each task is one study:
 
-- **Equal weight**: the plain mean of the task differences, with the normal interval
-  from their standard errors (``√Σ se² / k``). The answer to "on an average task of
-  this domain", and exact for what it claims.
-- **Random effects**: task effects vary around a domain mean μ with variance τ².
-  τ² is estimated by DerSimonian & Laird (1986); the interval for μ uses the
-  Hartung–Knapp–Sidik–Jonkman variance with a t_{k−1} quantile (Hartung & Knapp 2001;
-  IntHout et al. 2014, *BMC Med Res Methodol* 14:25), which keeps coverage near
-  nominal with few tasks where the plain DL normal interval is far too narrow. We use
-  the modified form, ``max(se_HKSJ, se_DL)`` (Röver, Knapp & Friede 2015), so the
-  interval does not shrink to a point when the task effects happen to agree exactly.
+- **Equal weight** (the verdict's estimate): the plain mean of the task differences,
+  "on an average task of this domain". Its interval treats tasks as the units, as a
+  random-effects model with equal weights does: Student's t with k − 1 degrees of
+  freedom on the spread of the task differences (the Hartung–Knapp–Sidik–Jonkman
+  variance with equal weights, i.e. the one-sample t-test over tasks), which
+  accounts for both within-task noise and real differences between tasks. Its
+  standard error is floored at the fixed-effect one, so it never collapses when the
+  tasks happen to agree exactly. In a seeded simulation with one task of 1,000 items
+  and three of 50, task effects drawn around 0, it said "above 0" in 2.0–2.3% of
+  domains per side (nominal 2.5%); the inverse-variance random-effects interval below
+  said so in 4.2–4.6%, because with four tasks τ² is underestimated and the large
+  task takes most of the weight again.
+- **Random effects** (reported beside it): task effects vary around a domain mean μ
+  with variance τ², estimated by DerSimonian & Laird (1986); the interval for μ uses
+  the Hartung–Knapp–Sidik–Jonkman variance with a t_{k−1} quantile (Hartung & Knapp
+  2001; IntHout et al. 2014, *BMC Med Res Methodol* 14:25) in its modified form,
+  ``max(se_HKSJ, se_DL)`` (Röver, Knapp & Friede 2015), so it does not shrink to a
+  point when the task effects agree exactly.
 - **Heterogeneity**: Cochran's Q with its χ²_{k−1} p-value, I² = max(0, (Q − df)/Q)
   (Higgins & Thompson 2002), τ², and the 95% prediction interval for a new task of
   the domain, μ ± t_{k−2} √(τ² + se²) (Higgins, Thompson & Spiegelhalter 2009),
@@ -50,6 +58,7 @@ class Pooled:
     ci_high: float
     standard_error: float
     p_value: float
+    confidence: float
 
 
 @dataclass(frozen=True)
@@ -96,16 +105,37 @@ def _normal(estimate: float, standard_error: float, confidence: float) -> Pooled
         estimate + z * standard_error,
         standard_error,
         p_value,
+        confidence,
+    )
+
+
+def _t(estimate: float, standard_error: float, df: int, confidence: float) -> Pooled:
+    critical = float(stats.t.ppf(0.5 + confidence / 2, df))
+    return Pooled(
+        estimate,
+        estimate - critical * standard_error,
+        estimate + critical * standard_error,
+        standard_error,
+        float(2 * stats.t.sf(abs(estimate) / standard_error, df)),
+        confidence,
     )
 
 
 def equal_weight(
     effects: ArrayLike, standard_errors: ArrayLike, *, confidence: float = 0.95
 ) -> Pooled:
-    """Mean of the task differences, each task weighted equally, with a normal interval."""
+    """Mean of the task differences, each task weighted equally, with a t interval over tasks.
+
+    One task gives that task's normal interval (nothing to estimate a spread from).
+    """
     y, se = _inputs(effects, standard_errors)
     check_level(confidence)
-    return _normal(float(y.mean()), float(np.sqrt(np.sum(se**2)) / y.size), confidence)
+    k = y.size
+    fixed_se = float(1 / np.sqrt(np.sum(1 / se**2)))
+    if k == 1:
+        return _normal(float(y[0]), fixed_se, confidence)
+    spread_se = float(np.std(y, ddof=1) / np.sqrt(k))
+    return _t(float(y.mean()), max(spread_se, fixed_se), k - 1, confidence)
 
 
 def random_effects(
@@ -129,14 +159,7 @@ def random_effects(
     se_dl = float(1 / np.sqrt(re_weights.sum()))
     se_hksj = float(np.sqrt(np.sum(re_weights * (y - mean) ** 2) / (df * re_weights.sum())))
     standard_error = max(se_dl, se_hksj)
-    critical = float(stats.t.ppf(0.5 + confidence / 2, df))
-    pooled = Pooled(
-        mean,
-        mean - critical * standard_error,
-        mean + critical * standard_error,
-        standard_error,
-        float(2 * stats.t.sf(abs(mean) / standard_error, df)),
-    )
+    pooled = _t(mean, standard_error, df, confidence)
     prediction_low = prediction_high = None
     if k >= 3:
         spread = float(
