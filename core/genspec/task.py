@@ -17,8 +17,12 @@ from typing import Any
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # option labels of multiple-choice items
 
 
-class TaskKind(str, enum.Enum):
-    """How a task is posed and scored."""
+class TaskKind(enum.Enum):
+    """How a task is posed and scored (``.value`` is its name in YAML and tables).
+
+    A plain Enum, not a ``str`` one: plugin authors read ``help(genspec.toolkit)``, and
+    a str-Enum there lists every inherited ``str`` method (600 lines of 1,060).
+    """
 
     MULTIPLE_CHOICE = "multiple_choice"  # options shown as A, B, C...; the answer is a letter
     CLASSIFICATION = "classification"  # a fixed label set; the answer is a label word
