@@ -27,6 +27,7 @@ def _job(cfg: Any) -> int:
     from genspec.errors import GenspecError
     from genspec.runner import run_domain
 
+    _scrub(Path(HydraConfig.get().sweep.dir))  # before any model call, in every worker
     plain = OmegaConf.to_container(cfg, resolve=True)
     # pid and host say which worker ran the job (a joblib, SLURM or ray worker)
     status: dict[str, Any] = {
@@ -47,6 +48,27 @@ def _job(cfg: Any) -> int:
     return 0 if status["ok"] else 1
 
 
+def _scrub(folder: Path) -> None:
+    """Mask secrets in the YAML files Hydra wrote (``multirun.yaml``, each job's
+    ``.hydra/``): it writes the overrides and the composed config as given, URLs with
+    credentials and secret-named keys included. Rewritten aside and renamed, since
+    parallel workers may do this at once."""
+    import yaml
+
+    from genspec.tracking.secrets import redact
+
+    for path in folder.rglob("*.yaml"):
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):  # being rewritten by another worker
+            continue
+        masked = redact(document)
+        if masked != document:
+            aside = path.with_name(f".{path.name}.{os.getpid()}")
+            aside.write_text(yaml.safe_dump(masked, sort_keys=False), encoding="utf-8")
+            aside.replace(path)
+
+
 def multirun(overrides: list[str], config_dir: str | None) -> list[dict[str, Any]]:
     """Run the sweep through Hydra; returns each finished job's status (domain, ok,
     run_id, error), read from its output folder wherever the launcher ran it."""
@@ -62,4 +84,5 @@ def multirun(overrides: list[str], config_dir: str | None) -> list[dict[str, Any
         app()
     finally:
         sys.argv = saved
+        _scrub(sweep_dir)
     return [json.loads(p.read_text()) for p in sorted(sweep_dir.glob(f"*/{STATUS_FILE}"))]

@@ -34,9 +34,14 @@ def run_domain(
     from genspec.plots import accuracy_plot, forest_plot
     from genspec.tracking.mlflow_log import check_uri, log_domain_run, tracking_uri
     from genspec.tracking.redact import check_available
+    from genspec.tracking.secrets import mask_url
+    from genspec.tracking.store import check_writable, create_store, sqlite_path
 
     check_available(config.tracking.examples)
-    check_uri(tracking_uri(config.tracking))
+    uri = tracking_uri(config.tracking)
+    check_uri(uri)
+    check_writable(config, uri)  # before any model call: paid answers must have a home
+    create_store(uri)
     for problem in registry().problems:
         warning_line(problem)
     roster = config.roster
@@ -83,14 +88,15 @@ def run_domain(
             result, summaries, plain_config, evidence, plots, categories=categories
         )
     if delivery.run_id is None:
+        failed = "could not be written" if sqlite_path(uri) else "could not be reached"
         warning_line(
-            f"MLflow at {tracking_uri(config.tracking)} could not be reached ({delivery.reason}). "
+            f"MLflow at {mask_url(uri)} {failed} ({delivery.reason}). "
             f"Nothing is lost: the run is kept in {delivery.kept}; "
             "upload it with `genspec sync` once the store is back."
         )
     else:
         console.print(
-            f"Logged to MLflow ({tracking_uri(config.tracking)}), run [bold]{delivery.run_id}[/]. "
+            f"Logged to MLflow ({mask_url(uri)}), run [bold]{delivery.run_id}[/]. "
             "Browse it with: [bold]genspec ui[/]"
         )
     if config.shard:

@@ -9,7 +9,6 @@ the MLflow UI shows under "Evaluation" / artifacts.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,9 +19,8 @@ from genspec import __version__
 from genspec.config.schema import ModelSpec, TrackingConfig
 from genspec.results import model_costs, to_frame
 from genspec.shards import group_key, rows_document
-from genspec.tracking import quiet_mlflow
 from genspec.tracking.outbox import Delivery, Recorder, deliver, new_folder
-from genspec.tracking.redact import clean, protect
+from genspec.tracking.redact import hide_data_dir, protect, row_label
 from genspec.tracking.secrets import redact
 
 if TYPE_CHECKING:
@@ -46,8 +44,10 @@ def check_uri(uri: str) -> None:
     from urllib.parse import urlparse
 
     from genspec.errors import ConfigError
+    from genspec.tracking.secrets import mask_url
 
     fix = "Set tracking.uri (or MLFLOW_TRACKING_URI) to e.g. sqlite:///mlflow.db."
+    shown = mask_url(uri)
     try:
         from mlflow.tracking._tracking_service.utils import _tracking_store_registry
     except ImportError:  # MLflow moved its registry: the upload will say what is wrong
@@ -57,7 +57,7 @@ def check_uri(uri: str) -> None:
         builder = _tracking_store_registry.get_store_builder(uri)
     except Exception:
         raise ConfigError(
-            f"Tracking URI '{uri}': MLflow has no store for '{scheme}:'. {fix}"
+            f"Tracking URI '{shown}': MLflow has no store for '{scheme}:'. {fix}"
         ) from None
     if scheme in ("", "file"):  # a folder store, which this MLflow may refuse to write
         try:
@@ -65,30 +65,11 @@ def check_uri(uri: str) -> None:
         except Exception as error:
             text = " ".join(str(error).split()) or type(error).__name__
             reason = text.split(". ")[0].rstrip(".")
-            raise ConfigError(f"Tracking URI '{uri}': {reason}. {fix}") from None
+            raise ConfigError(f"Tracking URI '{shown}': {reason}. {fix}") from None
 
 
 def local_uri(directory: Path | None = None) -> str:
     return f"sqlite:///{((directory or Path.cwd()) / DEFAULT_DB).resolve()}"
-
-
-def create_store(uri: str) -> None:
-    """Create a SQLite store's tables now, before parallel jobs log to it.
-
-    MLflow creates and migrates the tables of a new database on first use; joblib
-    workers that do so at once on the same fresh file collide ("Online migration
-    expected to match one row"), and all but one run land in the outbox. A store that
-    cannot be created here is left to each job, which keeps its run in the outbox.
-    """
-    if not uri.startswith("sqlite:"):
-        return
-    import contextlib
-
-    from mlflow.tracking import MlflowClient
-
-    quiet_mlflow()
-    with contextlib.suppress(Exception):
-        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
 
 
 def _model_params(model: ModelSpec) -> dict[str, Any]:
@@ -303,9 +284,11 @@ def log_domain_run(
             params[f"task.{name}.prompt_hash"] = _prompt_hash(prepared)
             params[f"task.{name}.n"] = len(prepared.examples)
         mlflow.log_params(params)
-        mlflow.log_dict(redact(dict(plain_config)), "config.yaml")
-        mlflow.log_dict(results_document(run, summaries, categories), "results.json")
-        label = functools.partial(clean, mode=config.tracking.examples)
+        mode, data_dir = config.tracking.examples, config.data.dir
+        mlflow.log_dict(hide_data_dir(redact(dict(plain_config)), mode, data_dir), "config.yaml")
+        results = results_document(run, summaries, categories)
+        mlflow.log_dict(hide_data_dir(results, mode, data_dir), "results.json")
+        label = row_label(mode, {r.category for r in run.rows})
         mlflow.log_dict(rows_document(run, _positions(run), label), "rows.json")
         if evidence is not None:
             mlflow.log_dict(evidence.to_dict(), "verdict.json")

@@ -109,6 +109,14 @@ def _open_store(uri: str) -> tuple[Any, list[Any]]:
                 f"No genspec runs: no MLflow store at {uri} ({path} does not exist). "
                 f"Run `genspec run` first. {fix}"
             )
+        if path.stat().st_size == 0:  # MLflow would build its tables in it, and say so
+            raise GenspecError(
+                f"No genspec runs: {path} is an empty file, not an MLflow store yet. "
+                f"Run `genspec run` first (it creates the store there). {fix}"
+            )
+        from genspec.tracking.store import check_store
+
+        check_store(path)  # a half-built store is named with its fix, never migrated here
     from genspec.tracking.outbox import reachable
 
     reason = reachable(uri)

