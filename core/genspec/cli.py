@@ -37,7 +37,18 @@ Keys: domain, tasks, limit, seed, prompt (zero_shot|few_shot|cot|auto), shots,
 max_new_tokens, roster, model, data (sample|full|local), data.dir,
 cache.mode (or cache=readwrite|readonly|writeonly|off), cache.dir, tracking.uri,
 tracking.experiment, tracking.examples (full|redacted|none), tracking.outbox,
-shard (I/N), launcher (joblib|slurm|ray, with -m), judge.id.
+shard (I/N), launcher (joblib|slurm|ray, with -m), judge.id, alpha, correction
+(holm|bh), margin (equivalence margin, 0.03 = 3 points), plan (a file from `genspec plan`).
+"""
+
+
+PLAN_HELP = """Pre-register a run: write its plan (calling no model) and print the plan's hash.
+
+Takes the same OVERRIDES as `genspec run`. The plan holds the roster, tasks and n per
+task after limit, seed, prompt policy, scoring method per model, alpha, correction,
+margin and the minimum detectable effect each n gives (at an assumed 30% of items on
+which the models disagree). `genspec run <the same overrides> plan=FILE` runs exactly
+that plan and refuses to start, naming the difference, if anything differs.
 """
 
 
@@ -108,6 +119,10 @@ def run(multirun: bool, config_dir: str | None, overrides: tuple[str, ...]) -> N
 
     composed = [compose(job, config_dir) for job in jobs]  # every job validated up front
     prepared = [prepare(config) for config, _ in composed]
+    from genspec.plan import hold_to_plan
+
+    for (config, _), ready in zip(composed, prepared, strict=True):
+        hold_to_plan(config, ready)  # plan=FILE: refuse before any model is called
     if not multirun:
         from genspec.runner import run_domain
 
@@ -125,6 +140,43 @@ def run(multirun: bool, config_dir: str | None, overrides: tuple[str, ...]) -> N
     failed = len(jobs) - sum(bool(s["ok"]) for s in statuses)
     if failed:
         raise GenspecError(f"{failed} of {len(jobs)} multirun job(s) failed (see messages above).")
+
+
+@cli.command(
+    help=PLAN_HELP,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": False},
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Plan file to write (default: plan-<domain>.json in the current folder).",
+)
+@click.option(
+    "--config-dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Extra config folder searched first, as for `genspec run`.",
+)
+@click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
+@_friendly
+def plan(out: str | None, config_dir: str | None, overrides: tuple[str, ...]) -> None:
+    from pathlib import Path
+
+    from genspec.config.compose import compose, expand_shorthands
+    from genspec.console import console
+    from genspec.engine import prepare
+    from genspec.plan import build_plan, register, write_plan
+
+    config, _ = compose(expand_shorthands(overrides), config_dir)
+    registered = register(build_plan(config, prepare(config)))
+    path = Path(out or f"plan-{config.domain}.json")
+    write_plan(registered, path)
+    for task in registered.plan["tasks"]:
+        mde = "none" if task["mde"] is None else f"{task['mde']:.1%}"
+        console.print(f"  {task['name']}: n = {task['n']}, MDE {mde}", highlight=False)
+    console.print(f"Plan written to {path}\nsha256 {registered.sha256}", highlight=False)
+    command = " ".join(["genspec run", *overrides, f"plan={path}"])
+    console.print(f"Run it with: {command}", highlight=False, markup=False)
 
 
 def _cross_domain_summary(statuses: list[dict[str, Any]], config: RunConfig) -> None:

@@ -246,6 +246,12 @@ class RunConfig(_Strict):
     min_select: int = Field(default=3, ge=1)
     allow_mixed_scoring: bool = False  # run a comparison whose sides score differently
     gpu_usd_per_hour: float | None = Field(default=None, ge=0)  # prices local models' time
+    # statistics: level, correction across a domain's tasks, equivalence margin (a fraction
+    # of accuracy: 0.03 is 3 points) and a pre-registered plan to hold the run to
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    correction: Literal["holm", "bh"] = "holm"
+    margin: float = Field(default=0.03, gt=0, lt=1)
+    plan: str | None = None  # a plan file from `genspec plan`: the run must match it
 
     @field_validator("shard", mode="before")
     @classmethod

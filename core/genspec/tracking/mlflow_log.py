@@ -284,6 +284,9 @@ def log_domain_run(
             params[f"task.{name}.prompt_hash"] = _prompt_hash(prepared)
             params[f"task.{name}.n"] = len(prepared.examples)
         mlflow.log_params(params)
+        from genspec.plan import log_registration
+
+        log_registration(mlflow, config)  # α, correction, margin; the plan and its hash
         mode, data_dir = config.tracking.examples, config.data.dir
         mlflow.log_dict(hide_data_dir(redact(dict(plain_config)), mode, data_dir), "config.yaml")
         results = results_document(run, summaries, categories)
