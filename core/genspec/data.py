@@ -194,18 +194,23 @@ def _read_json_array(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
         yield number, row
 
 
+def jsonl_row(path: Path, number: int, line: str) -> Mapping[str, Any]:
+    """One JSON Lines row; a line that is not a JSON object is a :class:`DataError`
+    naming the file and line (``genspec validate`` records it and reads on)."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path} line {number}: not valid JSON ({error.msg}).") from None
+    if not isinstance(row, dict):
+        raise DataError(f"{path} line {number}: expected a JSON object per line.")
+    return row
+
+
 def _read_jsonl(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"{path} line {number}: not valid JSON ({error.msg}).") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path} line {number}: expected a JSON object per line.")
-            yield number, row
+            if line.strip():
+                yield number, jsonl_row(path, number, line)
 
 
 def _hub(task: Task) -> tuple[tuple[Example, ...], tuple[Example, ...], str]:
