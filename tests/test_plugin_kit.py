@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -108,7 +108,13 @@ def test_toml_tasks_and_a_missing_keyword(tmp_path: Path) -> None:
         load_tasks(path, "gsp_pkg")
 
 
-def test_new_plugin_installs_passes_its_checks_and_runs_offline(workdir: Path) -> None:
+def test_new_plugin_installs_passes_its_checks_and_runs_offline(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from genspec.errors import ConfigError
+    from genspec.plugins import registry
+    from genspec.scaffold import write_plugin
+
     made = genspec("new-plugin", "agri_tech", cwd=workdir)
     assert made.returncode == 0, made.stderr
     root = workdir / "genspec-agri-tech"
@@ -119,33 +125,37 @@ def test_new_plugin_installs_passes_its_checks_and_runs_offline(workdir: Path) -
         check=True,
         capture_output=True,
     )  # fmt: skip
-    env = {"PYTHONPATH": str(target)}
     installed = target / "genspec_agri_tech"
     assert (installed / "tasks.yaml").exists() and (installed / "corpus").is_dir()
-    checked = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")],
-        cwd=workdir,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    valid = genspec("validate", "domain=agri_tech", cwd=workdir, env=env)
-    assert valid.returncode == 0, valid.stdout + valid.stderr
+    monkeypatch.syspath_prepend(str(target))
+    registry.cache_clear()
+    try:
+        own_test = runpy.run_path(str(root / "tests" / "test_plugin.py"))
+        own_test["test_plugin_passes_genspec_checks"]()  # the test the package ships
+        lines: list[str] = []
+        validate_command(["domain=agri_tech"], lines.append)
+        assert lines[-1] == "All 2 task(s) valid (sample data)."
+        data = installed / "data" / "agri_tech_quiz" / "test.jsonl"
+        data.write_text(data.read_text().replace('"answer": 1}', '"answer": 9}', 1))
+        with pytest.raises(DataError, match="1 error"):
+            validate_command(["domain=agri_tech"], lines.append)
+        assert "out of range for 4 options" in lines[-1]
+    finally:
+        registry.cache_clear()
+        for name in [m for m in sys.modules if m.startswith("genspec_agri_tech")]:
+            del sys.modules[name]
+    data.write_text(data.read_text().replace('"answer": 9}', '"answer": 1}', 1))
     write_roster(workdir / "conf", "dry", MOCK_MODELS)
     ran = genspec(
         "run", "domain=agri_tech", "roster=dry", "--config-dir", str(workdir / "conf"),
-        cwd=workdir, env={**env, "HF_HUB_OFFLINE": "1"},
+        cwd=workdir, env={"PYTHONPATH": str(target)},
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     assert "agri_tech_quiz" in ran.stdout and "agri_tech_yes_no" in ran.stdout
-    data = installed / "data" / "agri_tech_quiz" / "test.jsonl"
-    data.write_text(data.read_text().replace('"answer": 1}', '"answer": 9}', 1))
-    broken = genspec("validate", "domain=agri_tech", cwd=workdir, env=env)
-    assert broken.returncode != 0
-    assert "out of range for 4 options" in broken.stdout
-    again = genspec("new-plugin", "agri_tech", cwd=workdir)
-    assert again.returncode != 0 and "already exists" in again.stderr
+    with pytest.raises(ConfigError, match="already exists"):
+        write_plugin("agri_tech", workdir)
+    with pytest.raises(ConfigError, match="cannot name a package"):
+        write_plugin("Agri-Tech", workdir)
 
 
 NO_DEV = """

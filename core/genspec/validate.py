@@ -9,7 +9,6 @@ read back, repeated ids, a missing dev file and few-shot items that are test ite
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from genspec.config.schema import DataConfig
-from genspec.data import LOCAL_SUFFIXES, _content, _find_local, _read_file, provides
+from genspec.data import LOCAL_SUFFIXES, _content, _find_local, _read_file, jsonl_row, provides
 from genspec.errors import ConfigError, DataError
 from genspec.prompting import gold_answer
 from genspec.task import LETTERS, Example, Task, TaskKind
@@ -81,17 +80,11 @@ def _jsonl_rows(path: Path, out: _Collector) -> Iterator[tuple[int, Mapping[str,
     """Every JSON object line; a broken line is a finding and reading goes on."""
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                out.add(f"not valid JSON ({error.msg})", f"{path} line {number}")
-                continue
-            if isinstance(row, dict):
-                yield number, row
-            else:
-                out.add("expected a JSON object per line", f"{path} line {number}")
+            if line.strip():
+                try:
+                    yield number, jsonl_row(path, number, line)
+                except DataError as error:
+                    out.add(str(error))
 
 
 def _rows(path: Path, out: _Collector) -> Iterator[tuple[int, Mapping[str, Any]]]:
