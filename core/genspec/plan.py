@@ -75,6 +75,7 @@ def _mde(n: int, alpha: float) -> float | None:
 
 def build_plan(config: RunConfig, prepared: Prepared) -> dict[str, Any]:
     """Everything that decides this run's result, as plain JSON data (no model is called)."""
+    prepared_tasks, bound_models, *_ = prepared  # the tasks and the models bound to them
     models = [
         {
             "name": m.name,
@@ -88,7 +89,7 @@ def build_plan(config: RunConfig, prepared: Prepared) -> dict[str, Any]:
             "matched": m.matched,
             "params": redact(dict(m.params)),
         }
-        for m in prepared.models
+        for m in bound_models
     ]
     tasks = [
         {
@@ -97,7 +98,7 @@ def build_plan(config: RunConfig, prepared: Prepared) -> dict[str, Any]:
             "items": items_fingerprint(p.examples),
             "mde": _mde(len(p.examples), config.alpha),
         }
-        for p in prepared.tasks
+        for p in prepared_tasks
     ]
     # settings first, then what they resolve to: a changed override is named as itself
     return {
