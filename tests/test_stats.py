@@ -231,3 +231,21 @@ def test_cross_domain_needs_every_domain_and_bonferroni_to_fail() -> None:
     assert cross_domain_verdict(weak_fail, 0.05).verdict is none
     strong_fail = [DomainOutcome("medical", holds, 0.001), DomainOutcome("law", fails, 0.01)]
     assert cross_domain_verdict(strong_fail, 0.05).verdict is fails
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: mcnemar_exact([1.0, np.nan, 0.0], [0.0, 1.0, 1.0]),
+        lambda: paired_comparison([1.0, np.nan, 0.0], [0.0, 1.0, 1.0]),
+        lambda: pooled_comparison([([1.0, 0.0], [0.0, np.nan])]),
+        lambda: bootstrap_interval([[0.2, np.nan]]),
+        lambda: score_interval([0.2, np.nan]),
+        lambda: sensitivity([0.2, np.nan], [0.1, 0.3]),
+        lambda: adjust([0.01, np.nan]),
+    ],
+)
+def test_existing_statistics_refuse_nan(call) -> None:
+    # A NaN used to crash compare() or give sign_flip_test p = 0.0; now it names the position.
+    with pytest.raises(ValueError, match=r"position\(s\) 1 are NaN"):
+        call()

@@ -18,13 +18,15 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from genspec.stats.checks import finite_array
+
 Correction = Literal["holm", "bh"]
 CORRECTIONS: tuple[Correction, ...] = ("holm", "bh")
 
 
 def holm(p_values: ArrayLike) -> np.ndarray:
     """Holm step-down: the i-th smallest p is multiplied by (m - i), kept monotone."""
-    p = np.asarray(p_values, dtype=float)
+    p = finite_array(p_values, "p-values")
     m = p.size
     order = np.argsort(p, kind="stable")
     stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
@@ -35,7 +37,7 @@ def holm(p_values: ArrayLike) -> np.ndarray:
 
 def benjamini_hochberg(p_values: ArrayLike) -> np.ndarray:
     """Benjamini–Hochberg step-up: the i-th smallest p times m / i, kept monotone."""
-    p = np.asarray(p_values, dtype=float)
+    p = finite_array(p_values, "p-values")
     m = p.size
     order = np.argsort(p, kind="stable")
     scaled = p[order] * m / np.arange(1, m + 1)

@@ -7,6 +7,9 @@ proportions) would ignore this and be far less sensitive.
 
 - Estimate: the mean per-item difference ``mean(a) - mean(b)``.
 - Interval: a seeded percentile bootstrap that resamples items (pairs stay together).
+  Superseded for the verdict by ``difference.paired_difference`` (Tango's score
+  interval, or t for graded scores), which does not collapse at small n; kept until
+  the analysis switches.
 - Test for 0/1 scores: McNemar's exact test. Only the discordant items (one model
   right, the other wrong) carry information about which model is better; under
   "no difference" each is equally likely to favour either model, so their split is

@@ -1,4 +1,9 @@
-"""One domain-level estimate from the per-task paired comparisons.
+"""The item-weighted domain figure: all of a domain's paired items taken together.
+
+Now a secondary line. The domain's verdict rests on the task-level estimate
+(``meta.equal_weight``) beside random effects and heterogeneity (``meta``), because
+this figure lets one large task outvote the rest (see ``meta``'s docstring). What
+follows is why it was chosen first, and what it is still good for.
 
 The pooled estimate is the paired difference over all of the domain's items taken
 together (each task contributes in proportion to its number of paired items), with a
