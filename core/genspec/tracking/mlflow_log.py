@@ -9,6 +9,7 @@ the MLflow UI shows under "Evaluation" / artifacts.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -250,7 +251,10 @@ def log_domain_run(
     config = run.config
     experiment = config.tracking.experiment or f"genspec-{config.domain}"
     folder = new_folder(Path(config.tracking.outbox).expanduser())
-    mlflow = Recorder(folder, experiment, tracking_uri(config.tracking))
+    hide = functools.partial(
+        hide_data_dir, mode=config.tracking.examples, data_dir=config.data.dir
+    )
+    mlflow = Recorder(folder, experiment, tracking_uri(config.tracking), hide)
     frame = to_frame(run.rows)
     logged = protect(frame, config.tracking.examples)
     now = dt.datetime.now(dt.timezone.utc)
@@ -287,11 +291,9 @@ def log_domain_run(
         from genspec.plan import log_registration
 
         log_registration(mlflow, config)  # α, correction, margin; the plan and its hash
-        mode, data_dir = config.tracking.examples, config.data.dir
-        mlflow.log_dict(hide_data_dir(redact(dict(plain_config)), mode, data_dir), "config.yaml")
-        results = results_document(run, summaries, categories)
-        mlflow.log_dict(hide_data_dir(results, mode, data_dir), "results.json")
-        label = row_label(mode, {r.category for r in run.rows})
+        mlflow.log_dict(redact(dict(plain_config)), "config.yaml")
+        mlflow.log_dict(results_document(run, summaries, categories), "results.json")
+        label = row_label(config.tracking.examples, {r.category for r in run.rows})
         mlflow.log_dict(rows_document(run, _positions(run), label), "rows.json")
         if evidence is not None:
             mlflow.log_dict(evidence.to_dict(), "verdict.json")

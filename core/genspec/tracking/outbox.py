@@ -31,7 +31,7 @@ import shutil
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,11 +77,19 @@ class _Run:
 class Recorder:
     """Records a parent run and nested runs to a folder with the calls of ``mlflow``'s
     fluent API that genspec uses (``start_run``, ``log_params``, ``log_metrics``,
-    ``log_dict``, ``log_text``, ``log_artifact``, ``log_table``)."""
+    ``log_dict``, ``log_text``, ``log_artifact``, ``log_table``).
 
-    def __init__(self, folder: Path, experiment: str, uri: str) -> None:
+    ``hide`` is applied to every value recorded (names, tags, params, texts, tables,
+    extras): one place where text that must not be stored, such as a private
+    ``data.dir`` path, is masked, whichever part of genspec logs it.
+    """
+
+    def __init__(
+        self, folder: Path, experiment: str, uri: str, hide: Callable[[Any], Any] = lambda v: v
+    ) -> None:
         self.folder = folder
         self.experiment, self.uri = experiment, uri  # the full URI stays in memory only
+        self._hide = hide
         self.started_ms = int(time.time() * 1000)
         self.runs: list[_Run] = []
         self._stack: list[_Run] = []
@@ -106,7 +114,12 @@ class Recorder:
         self, run_name: str, tags: dict[str, Any] | None = None, nested: bool = False
     ) -> Iterator[_Run]:
         parent = self._stack[-1].key if nested and self._stack else None
-        run = _Run(f"run{len(self.runs)}", run_name, _strings(tags or {}), parent=parent)
+        run = _Run(
+            f"run{len(self.runs)}",
+            self._hide(run_name),
+            self._hide(_strings(tags or {})),
+            parent=parent,
+        )
         self.runs.append(run)
         self._stack.append(run)
         try:
@@ -131,7 +144,7 @@ class Recorder:
         return path
 
     def log_params(self, params: dict[str, Any]) -> None:
-        self._run.params.update(_strings(params))
+        self._run.params.update(self._hide(_strings(params)))
 
     def log_metrics(self, metrics: dict[str, float]) -> None:
         self._run.metrics.update({k: float(v) for k, v in metrics.items()})
@@ -147,6 +160,7 @@ class Recorder:
 
     def log_text(self, text: str, artifact_file: str) -> None:
         path = self._file(artifact_file)
+        text = self._hide(text)
         self._write(path, lambda: path.write_text(text, encoding="utf-8"))
 
     def log_artifact(self, local_path: str, artifact_path: str | None = None) -> None:
@@ -157,13 +171,16 @@ class Recorder:
     def log_table(self, data: Any, artifact_file: str) -> None:
         """Kept as columns + rows and logged with ``log_table`` on upload (the UI's view)."""
         path = self._file(artifact_file, "tables")
-        document = {"columns": list(data.columns), "data": data.to_dict(orient="split")["data"]}
+        document = {
+            "columns": list(data.columns),
+            "data": self._hide(data.to_dict(orient="split")["data"]),
+        }
         self._write(path, lambda: path.write_text(json.dumps(document, default=str), "utf-8"))
         self._run.tables.append(artifact_file)
 
     def log_extra(self, key: str, value: Any) -> None:
         """Keep a JSON-able value that :func:`genspec.tracking.ui.upload_extras` applies."""
-        self._run.extras[key] = value
+        self._run.extras[key] = self._hide(value)
 
     def seal(self) -> Path:
         """Write the record's index last, so a folder with one is complete."""

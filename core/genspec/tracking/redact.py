@@ -16,7 +16,9 @@ capitalised, and a name found there is kept when its first word is a given name 
 Faker's name lists (MIT; 20,000 given names of many countries), so "Seborrheic
 Keratosis" is not taken for a person. Under ``redacted`` and ``none`` the
 ``data.dir`` path, which can carry a patient's or client's name, is replaced by
-``<DATA_DIR>`` in ``config.yaml`` and ``results.json``; under ``none`` an answer
+``<DATA_DIR>`` in everything the run records (``config.yaml``, ``results.json``'s
+``origin``, dataset inputs: see :class:`~genspec.tracking.outbox.Recorder`); under
+``none`` an answer
 (prediction, gold) is kept only as a digest, which still tells two answers apart.
 
 Why Presidio: it is maintained, widely used for exactly this, and extensible with
