@@ -64,12 +64,12 @@ class _Count:
         elapsed = now - (self.started if self.started is not None else now)
         if self.done >= self.total:
             return f"{key}: {self.done}/{self.total} done in {_clock(elapsed)}"
-        left = elapsed / self.done * (self.total - self.done) if self.done else math.nan
-        eta = "?" if math.isnan(left) else _clock(left)
-        percent = 100 * self.done / self.total if self.total else 100
+        if not self.done:  # the cache was asked and had none of the answers
+            return f"{key}: started, {self.total} items"
+        left = elapsed / self.done * (self.total - self.done)
         return (
-            f"{key}: {self.done}/{self.total} ({percent:.0f}%), {_clock(elapsed)} elapsed, "
-            f"ETA {eta}"
+            f"{key}: {self.done}/{self.total} ({100 * self.done / self.total:.0f}%), "
+            f"{_clock(elapsed)} elapsed, ETA {_clock(left)}"
         )
 
 
