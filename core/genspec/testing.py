@@ -103,7 +103,7 @@ def check_plugin(name: str, *, items: int = 3, dry_run: bool = True) -> PluginCh
     data = tuple(check_tasks(tasks, DataConfig()))  # the bundled samples
     problems += [str(f) for check in data for f in check.errors]
     if dry_run:
-        readable = {check.task.name for check in data if not check.errors}
+        readable = {check.task.name for check in data if check.test and not check.errors}
         for task in tasks:
             if task.name in readable:
                 problems += _dry_run(task, items)

@@ -232,7 +232,15 @@ def check_tasks(tasks: Sequence[Task], data: DataConfig) -> list[TaskCheck]:
             "genspec validate reads bundled samples (data=sample) or your files "
             "(data=local data.dir=DIR), not the hub."
         )
-    return [check_task(t, data) for t in tasks if provides(data.source, t)]
+    return [
+        check_task(t, data)
+        if provides(data.source, t)
+        else TaskCheck(t, findings=(Finding(t.name, _NOT_SAMPLED, severity="warning"),))
+        for t in tasks
+    ]
+
+
+_NOT_SAMPLED = "licensed data with no bundled sample: check it with data=local data.dir=DIR"
 
 
 def _named(overrides: Sequence[str], key: str) -> bool:
