@@ -102,7 +102,7 @@ def test_selection_uses_only_the_select_part(workdir: Path) -> None:
     models = [mock("gen", "generalist"), mock("gen2", "generalist"), mock("spec", "specialist")]
     conf = write_roster(workdir / "conf", "two", models)
     config, _ = compose(["roster=two", "tasks=[medqa]", "limit=2", "prompt=auto"], str(conf))
-    (task,), _ = engine.prepare(config)
+    (task,) = engine.prepare(config).tasks
     assert task.parts is not None and task.dev == task.parts.select
     train = {e.id for e in task.parts.train}
     result = engine.run(config)

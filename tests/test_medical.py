@@ -391,7 +391,7 @@ def test_ddx_generation_is_capped_for_small_local_models(workdir: Path) -> None:
     conf = write_roster(workdir / "conf", "one", [model])
     for prompt, cap in (("zero_shot", ddx.ANSWER_TOKENS), ("cot", 512)):
         config, _ = compose(["domain=medical", "roster=one", f"prompt={prompt}"], str(conf))
-        prepared, models = engine.prepare(config)
+        prepared, models, _ = engine.prepare(config)
         task = next(p for p in prepared if p.task.name == "ddx")
         request = engine._request(task, task.templates[prompt], task.examples[0], models[0], config)
         assert request.max_tokens == cap

@@ -3,6 +3,7 @@
 The engine knows nothing of MLflow or statistics; it returns one per-example table.
 A model whose requests are all cached is never loaded. Answers are stored in the cache
 the moment a backend yields them, so an interrupted run resumes without paying twice.
+The adapters and encoders a roster makes are trained first, as a step of their own.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, NamedTuple
 
 from genspec import shards
-from genspec.adapt.plan import bind
+from genspec.adapt.plan import Plan, bind_plans
+from genspec.adapt.training import OpenBar, train_missing
 from genspec.backends.base import Backend
 from genspec.backends.registry import backend_class
 from genspec.cache import ResponseCache
@@ -40,6 +43,9 @@ from genspec.requests import (
 )
 from genspec.results import ExampleResult
 from genspec.task import Example, Judgement, PromptTemplate, Task
+
+if TYPE_CHECKING:
+    from genspec.adapt.train import Step
 
 AUTO = "auto"
 
@@ -94,7 +100,13 @@ class Progress:
     def status(self, message: str) -> None: ...
 
 
-Prepared = tuple[list[PreparedTask], list[ModelSpec]]
+class Prepared(NamedTuple):
+    """What :func:`prepare` resolved: the tasks, the bound models, and the training plan
+    of each adapter or encoder the run makes (by model name), built once."""
+
+    tasks: list[PreparedTask]
+    models: list[ModelSpec]
+    plans: dict[str, Plan]
 
 
 def _needs_dev(config: RunConfig, models: Sequence[ModelSpec]) -> bool:
@@ -175,7 +187,8 @@ def prepare(config: RunConfig) -> Prepared:
             )
         tasks = readable
     # adapted specialists and encoders learn the run's domain: their key joins the cache key
-    models = bind(config.roster.for_domain(config.domain), config.domain, config.data)
+    roster = config.roster.for_domain(config.domain)
+    models, plans = bind_plans(roster, config.domain, config.data)
     if not models:
         raise ConfigError(
             f"Roster '{config.roster.name}' has no models for domain '{config.domain}'."
@@ -198,7 +211,7 @@ def prepare(config: RunConfig) -> Prepared:
         parts = dev_parts(data.dev, config.data.dev_train, config.data.split_seed)
         dev, too_few = _select_items(task, parts, config) if with_dev else ((), "")
         prepared.append(PreparedTask(data, examples, templates, dev, parts, too_few))
-    return prepared, models
+    return Prepared(prepared, models, plans)
 
 
 def _select_items(
@@ -349,8 +362,12 @@ class _ModelRunner:
         progress: Progress,
         run: DomainRun,
         judge: _ModelRunner | None = None,
+        load_as: ModelSpec | None = None,
     ):
+        """``load_as`` is the model as its backend loads it (a trained adapter's or
+        encoder's folder); ``model`` keeps the identity the cache key is made from."""
         self.model, self.cache, self.progress, self.run = model, cache, progress, run
+        self.load_as = load_as or model
         self.judge = judge  # the run's judge model, for tasks with a judge step
         self.identity = backend_class(model.backend).identity(model)
 
@@ -362,7 +379,7 @@ class _ModelRunner:
         missing = [i for i in range(len(requests)) if i not in responses]
         if missing:
             try:
-                backend = POOL.get(self.model, self.progress.status)
+                backend = POOL.get(self.load_as, self.progress.status)
                 for j, response in _stream(backend, [requests[i] for i in missing]):
                     responses[missing[j]] = response
                     self.cache.put(keys[missing[j]], self.model.name, response)
@@ -440,6 +457,16 @@ class _ModelRunner:
         return settled
 
 
+def _training_bar(progress: Progress) -> OpenBar:
+    """Training bars drawn with the run's other bars: one step of training, one tick."""
+
+    def open_bar(description: str, steps: int) -> Callable[[Step], None]:
+        progress.start(description, steps)
+        return lambda _step: progress.advance(description)
+
+    return open_bar
+
+
 def _bar(model: str, task: str, split: str, template: str) -> str:
     return f"{model} · {task}" + ("" if split == "test" else f" · dev {template}")
 
@@ -459,7 +486,9 @@ def run(
     prompt, and choosing it on the test split would be tuning on the test).
     """
     progress = progress or Progress()
-    prepared, models = prepared_run or prepare(config)
+    prepared, models, plans = prepared_run or prepare(config)
+    # the training step, before any scoring: backends load what it made, they never train
+    load_as = train_missing(models, plans, _training_bar(progress))
     result = DomainRun(config=config, tasks=prepared, models=models)
     has_choices = any(t.task.kind.has_choices for t in prepared)
     result.scoring = scoring_label(models, has_choices, config.allow_mixed_scoring)
@@ -475,7 +504,7 @@ def run(
         judge = _ModelRunner(judge_model, cache, progress, result) if judge_model else None
         for model in models:
             began = time.time()
-            runner = _ModelRunner(model, cache, progress, result, judge)
+            runner = _ModelRunner(model, cache, progress, result, judge, load_as.get(model.name))
             for task in prepared:
                 dev_scores: dict[str, float] = {}
                 for name, template in task.templates.items() if task.dev else ():

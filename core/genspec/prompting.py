@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from genspec.requests import GenerateRequest, LoglikRequest, Message, Request
+from genspec.requests import Choices, GenerateRequest, LoglikRequest, Message, Request
 from genspec.task import LETTERS, Example, PromptTemplate, TaskKind
 
 ANSWER_PREFIX = "Answer:"
@@ -28,13 +28,14 @@ def gold_answer(kind: TaskKind, example: Example) -> str:
     return answer_text(kind, example, example.gold) if kind.has_choices else example.target
 
 
-def format_item(kind: TaskKind, example: Example) -> str:
-    """Context, question and options of one item, without the answer."""
+def format_item(kind: TaskKind, example: Example, options: bool = True) -> str:
+    """Context, question and (unless ``options`` is false) options of one item, without
+    the answer."""
     lines = [example.context] if example.context else []
     lines.append(f"Question: {example.question}")
-    if kind is TaskKind.MULTIPLE_CHOICE:
+    if options and kind is TaskKind.MULTIPLE_CHOICE:
         lines += [f"{LETTERS[i]}. {text}" for i, text in enumerate(example.choices)]
-    elif kind is TaskKind.CLASSIFICATION:
+    elif options and kind is TaskKind.CLASSIFICATION:
         lines.append("Options: " + ", ".join(example.choices))
     return "\n".join(lines)
 
@@ -53,13 +54,20 @@ def render_body(
     subject: str,
     example: Example,
     shots: Sequence[Example],
+    options: bool = True,
 ) -> str:
-    """The user-visible prompt text: instruction, solved shots, then the item."""
+    """The user-visible prompt text: instruction, solved shots, then the item.
+
+    ``options=False`` gives the stem an encoder pairs with each option: the item without
+    its options; a solved shot keeps its lettered options as context, while a label list
+    (the same on every item) is left out everywhere.
+    """
     blocks = [template.instruction.format(subject=subject)]
+    shot_options = options or kind is TaskKind.MULTIPLE_CHOICE
     for shot in shots:
-        solved = f"{format_item(kind, shot)}\n{ANSWER_PREFIX} {gold_answer(kind, shot)}"
-        blocks.append(solved)
-    blocks.append(format_item(kind, example))
+        item = format_item(kind, shot, shot_options)
+        blocks.append(f"{item}\n{ANSWER_PREFIX} {gold_answer(kind, shot)}")
+    blocks.append(format_item(kind, example, options))
     return "\n\n".join(blocks)
 
 
@@ -115,7 +123,12 @@ def build_request(
         continuations = tuple(
             " " + answer_text(kind, example, i) for i in range(len(example.choices))
         )
-        return LoglikRequest(messages=(Message("user", body),), continuations=continuations)
+        stem = render_body(kind, template, subject, example, shots, options=False)
+        return LoglikRequest(
+            messages=(Message("user", body),),
+            continuations=continuations,
+            choices=Choices(stem, tuple(example.choices)),
+        )
     instruction = answer_instruction(kind, example, template)
     if template.chain_of_thought:
         max_tokens = COT_MAX_TOKENS

@@ -18,17 +18,29 @@ class Message:
 
 
 @dataclass(frozen=True)
+class Choices:
+    """The item as structured data: the prompt without the item's options, and the
+    options' texts, in the order of the continuations. A model that scores (stem, option)
+    pairs (an encoder's multiple-choice head) reads these instead of the rendered prompt."""
+
+    stem: str
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class LoglikRequest:
     """Score each continuation after the prompt: ``log P(continuation | prompt)``.
 
     Backends render ``messages`` (with the model's chat template when it has one),
-    append ``answer_prefix`` and score each continuation after it.
+    append ``answer_prefix`` and score each continuation after it. ``choices`` is the
+    same item as data (set by :func:`genspec.prompting.build_request`).
     """
 
     messages: tuple[Message, ...]
     continuations: tuple[str, ...]
     answer_prefix: str = "Answer:"
     kind: Literal["loglik"] = "loglik"
+    choices: Choices | None = None
 
 
 @dataclass(frozen=True)
@@ -74,8 +86,14 @@ class Response:
 _RESPONSE_FIELDS = set(Response.__dataclass_fields__)
 
 
+#: request fields that restate the messages as data: left out of the key, so every
+#: cache written before they existed still hits
+_UNKEYED = ("choices",)
+
+
 def request_key(model_identity: dict[str, Any], request: Request) -> str:
     """Stable cache key: sha256 of the model identity and the full request content."""
-    payload = {"model": model_identity, "request": asdict(request)}
+    content = {k: v for k, v in asdict(request).items() if k not in _UNKEYED}
+    payload = {"model": model_identity, "request": content}
     raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(raw.encode()).hexdigest()

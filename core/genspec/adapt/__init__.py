@@ -11,7 +11,10 @@ specialist-vs-base comparison measures the domain training and nothing else.
 - :mod:`.plan`: what a recipe trains on, checked against the test items, and its key.
 - :mod:`.train`: the training loop (torch; imported only when something trains).
 - :mod:`.lora`: LoRA adapters for the ``hf`` backend and ``genspec adapt``.
+- :mod:`.encoders`: fine-tuned encoders with a multiple-choice head.
+- :mod:`.training`: the run's training step, before any scoring: what the roster
+  needs, from the cache or trained now; backends get the folder and never train.
 
-Only :mod:`.train` and :mod:`.lora` import torch: planning runs before any model is
-loaded, and a run whose answers are all cached never trains or loads anything.
+Only :mod:`.train`, :mod:`.lora` and :mod:`.encoders` import torch: planning runs
+before any model is loaded, and a run whose adapters are cached trains nothing.
 """

@@ -10,9 +10,10 @@ with that recipe would train on first use: same key, same cache folder.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -22,6 +23,9 @@ from genspec.adapt.settings import AdaptSettings, parse
 from genspec.config.schema import ModelSpec, RunConfig
 from genspec.errors import ConfigError
 from genspec.tracking import quiet_mlflow
+
+if TYPE_CHECKING:
+    from genspec.adapt.train import Step
 
 PREFIX = "adapt."
 
@@ -124,23 +128,16 @@ def _train_logged(config: RunConfig, spec: ModelSpec, plan: Plan) -> str:
     """Train with a progress bar and the loss of every step logged to an MLflow run."""
     import mlflow
 
-    from genspec.adapt.lora import train
-    from genspec.adapt.train import Step, progress
-    from genspec.backends.devices import adapter_dtype, pick_device, pick_dtype
-    from genspec.backends.hf import load
+    from genspec.adapt.lora import train_entry
     from genspec.tracking.mlflow_log import tracking_uri
 
     quiet_mlflow()
     uri = tracking_uri(config.tracking)
     mlflow.set_tracking_uri(uri)
     _experiment(mlflow, config.tracking.experiment or f"genspec-{plan.domain}", uri)
-    base = plans.base_of(spec)
-    device = pick_device(base.params.get("device", "auto"))
-    dtype = adapter_dtype(device, pick_dtype(base.params.get("dtype", "auto"), device))
-    model, tokenizer = load(base, device, dtype)
     tags = {"genspec.adapt.domain": plan.domain, "genspec.adapt.key": plan.key}
     with mlflow.start_run(run_name=f"adapt · {spec.name} · {plan.domain}", tags=tags) as run:
-        mlflow.log_params(_params(plan, device))
+        mlflow.log_params(_params(plan, _device(spec)))
         with progress(f"adapting {spec.name} to {plan.domain}", plan.settings.steps) as advance:
 
             def on_step(step: Step) -> None:
@@ -150,10 +147,16 @@ def _train_logged(config: RunConfig, spec: ModelSpec, plan: Plan) -> str:
                     step=step.step,
                 )
 
-            use_chat = spec.params.get("chat_template", True)
-            folder, _ = train(model, tokenizer, plan, device, use_chat, on_step)
+            folder = train_entry(spec, plan, on_step)
         mlflow.log_artifacts(str(folder), artifact_path="adapter")
         return run.info.run_id
+
+
+def _device(spec: ModelSpec) -> Any:
+    """The device the adapter was trained on (the base's ``device`` param, resolved)."""
+    from genspec.backends.devices import pick_device
+
+    return pick_device(plans.base_of(spec).params.get("device", "auto"))
 
 
 def _params(plan: Plan, device: Any) -> dict[str, Any]:
@@ -176,3 +179,26 @@ def _experiment(mlflow: Any, name: str, uri: str) -> None:
         root = Path(uri.removeprefix("sqlite:///")).parent / "mlruns"
         mlflow.create_experiment(name, artifact_location=root.resolve().as_uri())
     mlflow.set_experiment(name)
+
+
+@contextmanager
+def progress(description: str, total: int) -> Iterator[Callable[[Step], None]]:
+    """A rich progress bar fed by training steps, with the loss of the last one."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from genspec.console import console
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(description, total=total, loss="–")
+
+        def advance(step: Step) -> None:
+            bar.update(task, advance=1, loss=f"{step.loss:.3f}")
+
+        yield advance

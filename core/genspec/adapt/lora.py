@@ -5,8 +5,9 @@ pre-training, loss on every token) and supervised items rendered exactly as the 
 renders them — the model's chat template, the same prompt, ``Answer:`` — with the
 loss on the gold answer only. The adapter is saved under the cache key with a
 ``genspec_adapter.json`` that records what it was trained on and its loss curve.
-The ``hf`` backend calls :func:`adapted` for ``adapter: auto``; ``genspec adapt``
-calls :func:`train` directly and logs the same steps to MLflow.
+The run's training step (:mod:`.training`) and ``genspec adapt`` both call
+:func:`train_entry` (``genspec adapt`` logs the same steps to MLflow); the ``hf``
+backend then loads the adapter's folder like any other.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import torch
 from genspec.adapt import plan as plans
 from genspec.adapt.plan import LORA, Plan
 from genspec.adapt.settings import AdaptSettings
-from genspec.adapt.train import Objective, Step, fit, progress, seed_all, staged, write_record
-from genspec.backends.hf import with_adapter
+from genspec.adapt.train import Objective, Step, fit, seed_all, staged, write_record
+from genspec.backends.devices import adapter_dtype, pick_device, pick_dtype
+from genspec.backends.hf import load
 from genspec.backends.prompter import Prompter
 from genspec.config.schema import ModelSpec
-from genspec.errors import BackendError
 from genspec.requests import LoglikRequest
 
 META_FILE = "genspec_adapter.json"
@@ -141,19 +142,20 @@ def train(
     return target, steps
 
 
-def adapted(model: Any, tokenizer: Any, spec: ModelSpec, device: torch.device) -> Any:
-    """``adapter: auto``: the cached adapter merged into ``model``, trained on first use."""
-    settings = plans.recipe(spec, LORA)
-    plan = plans.build(plans.base_of(spec), settings)
-    if settings.key is not None and settings.key != plan.key:
-        raise BackendError(
-            f"model '{spec.name}': its training data changed while the run was starting "
-            f"(adapter {settings.key} became {plan.key}); run again"
-        )
-    folder = plans.cache_dir(LORA, plan.key)
-    if not (folder / "adapter_config.json").is_file():
-        description = f"adapting {spec.name} to {plan.domain}"
-        with progress(description, settings.steps) as advance:
-            train(model, tokenizer, plan, device, spec.params.get("chat_template", True), advance)
-    # loaded back from disk, so the first run answers exactly as every later one
-    return with_adapter(model, str(folder), spec.name)
+def load_base(spec: ModelSpec) -> tuple[Any, Any, torch.device]:
+    """The entry's base model (without its recipe) as training wants it: on its device,
+    in the dtype an adapter is trained and merged in (``devices.adapter_dtype``)."""
+    base = plans.base_of(spec)
+    device = pick_device(base.params.get("device", "auto"))
+    dtype = adapter_dtype(device, pick_dtype(base.params.get("dtype", "auto"), device))
+    model, tokenizer = load(base, device, dtype)
+    return model, tokenizer, device
+
+
+def train_entry(spec: ModelSpec, plan: Plan, on_step: Callable[[Step], None]) -> Path:
+    """Load the entry's base and train its adapter (``genspec run``'s training step and
+    ``genspec adapt`` alike, so both make the same adapter for the same key)."""
+    model, tokenizer, device = load_base(spec)
+    use_chat = spec.params.get("chat_template", True)
+    folder, _ = train(model, tokenizer, plan, device, use_chat, on_step)
+    return folder

@@ -208,15 +208,17 @@ def _check_disjoint(items: Sequence[Supervised], test: Sequence[Example]) -> Non
 
 @dataclass(frozen=True)
 class Trained:
-    """A kind of trained model: which param holds its recipe, and the recipe's type."""
+    """A kind of trained model: which param holds its recipe, the recipe's type, the cache
+    folder it is kept in and the file that is there once training has finished."""
 
     field: str
     settings: type[TrainSettings]
     folder: str
+    marker: str
 
 
-LORA = Trained("adapt", AdaptSettings, "adapters")
-ENCODER = Trained("train", EncoderSettings, "encoders")
+LORA = Trained("adapt", AdaptSettings, "adapters", "adapter_config.json")
+ENCODER = Trained("train", EncoderSettings, "encoders", "config.json")
 
 
 def trained_kind(spec: ModelSpec) -> Trained | None:
@@ -243,7 +245,15 @@ def base_of(spec: ModelSpec) -> ModelSpec:
 
 def bind(models: Sequence[ModelSpec], domain: str, data: DataConfig) -> list[ModelSpec]:
     """Give trained entries the run's domain and data (unless they name their own) and key."""
-    bound = []
+    return bind_plans(models, domain, data)[0]
+
+
+def bind_plans(
+    models: Sequence[ModelSpec], domain: str, data: DataConfig
+) -> tuple[list[ModelSpec], dict[str, Plan]]:
+    """:func:`bind`, and the plan of each trained entry by model name: built once, here,
+    and handed to the run's training step (the data is read and checked only once)."""
+    bound, built = [], {}
     for spec in models:
         kind = trained_kind(spec)
         if kind is None:
@@ -253,10 +263,11 @@ def bind(models: Sequence[ModelSpec], domain: str, data: DataConfig) -> list[Mod
         settings = settings.model_copy(
             update={"domain": settings.domain or domain, "data": settings.data or data}
         )
-        key = build(base_of(spec), settings).key
-        filled = {**settings.model_dump(mode="json"), "key": key}
+        plan = build(base_of(spec), settings)
+        filled = {**settings.model_dump(mode="json"), "key": plan.key}
         bound.append(spec.model_copy(update={"params": {**spec.params, kind.field: filled}}))
-    return bound
+        built[spec.name] = plan
+    return bound, built
 
 
 def cache_dir(kind: Trained, key: str) -> Path:

@@ -48,7 +48,7 @@ class TrainSettings(BaseModel):
     template: str = "zero_shot"  # supervised items are posed as the run poses them
     domain: str | None = None  # None: the run's domain
     data: DataConfig | None = None  # None: the run's data source
-    key: str | None = None  # set by plan.bind; checked again before training
+    key: str | None = None  # set by plan.bind: the trained folder, and part of the cache key
 
 
 class AdaptSettings(TrainSettings):

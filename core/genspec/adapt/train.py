@@ -144,29 +144,6 @@ def _accumulate(
 
 
 @contextmanager
-def progress(description: str, total: int) -> Iterator[Callable[[Step], None]]:
-    """A rich progress bar (nested under the engine's, if one is showing) fed by steps."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from genspec.console import console
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(description, total=total, loss="–")
-
-        def advance(step: Step) -> None:
-            bar.update(task, advance=1, loss=f"{step.loss:.3f}")
-
-        yield advance
-
-
-@contextmanager
 def staged(target: Path) -> Iterator[Path]:
     """A folder to write into, renamed to ``target`` only when the block succeeds: a
     crash or a parallel job never leaves a half-written model that looks complete."""

@@ -23,8 +23,8 @@ scoring and generation alike; by default :data:`SCORE_BATCH_TOKENS` and
 :data:`GENERATE_BATCH_TOKENS`; on a GPU the starting point, halved on out-of-memory),
 ``chat_template`` (false: plain prompts even if the tokenizer has a template),
 ``adapter`` (a peft LoRA folder, or ``auto``: trained for the run's domain from the
-recipe in ``adapt``, see :mod:`genspec.adapt`), ``gguf_file`` and ``package`` (see
-:mod:`.locate`).
+recipe in ``adapt`` by the run's training step before scoring, see :mod:`genspec.adapt`),
+``gguf_file`` and ``package`` (see :mod:`.locate`).
 Generation is always greedy: a sampled answer could not be cached and replayed.
 """
 
@@ -449,8 +449,10 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> str:
 def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
     """Model and tokenizer, from the converted cache when the weights are GGUF.
 
-    An adapter is trained and merged in :func:`adapter_dtype`; the merged weights are
-    then loaded into a model built in ``dtype``.
+    An adapter is merged in :func:`adapter_dtype`; the merged weights are then loaded
+    into a model built in ``dtype``. This backend never trains: ``adapter: auto`` is
+    trained by the run's training step (:mod:`genspec.adapt.training`), which hands over
+    the adapter's folder.
     """
     transformers.utils.logging.disable_progress_bar()  # the engine shows its own progress
     located = locate.locate(spec)
@@ -462,13 +464,14 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> tuple[Any
         return _pretrained(AutoModelForCausalLM, spec, path, gguf_file=gguf, dtype=weights, **extra)
 
     adapter = spec.params.get("adapter")
+    if adapter == "auto":
+        raise BackendError(
+            f"model '{spec.name}': adapter: auto is trained before scoring by genspec run "
+            "(or genspec adapt); the hf backend loads a trained adapter's folder"
+        )
     tokenizer = _pretrained(AutoTokenizer, spec, path, gguf_file=gguf)
     model = build(adapter_dtype(device, dtype) if adapter else dtype)
-    if adapter == "auto":  # trained here on first use (genspec.adapt), then cached
-        from genspec.adapt.lora import adapted
-
-        model = adapted(model, tokenizer, spec, device)
-    elif adapter:
+    if adapter:
         model = with_adapter(model, str(adapter), spec.name)
     if model.dtype != dtype:  # each merged weight rounded once; buffers as built (one more
         # read of the weights file: from_pretrained cannot take a state dict instead)
