@@ -92,7 +92,8 @@ def test_parallel_joblib_multirun_on_a_shared_server_through_a_flaky_network(
     finally:
         proxy.stop()
     assert sweep.returncode == 0, output
-    assert output.count("Logged to MLflow") == 3, output
+    # each worker's tables are in its job folder; the driver lists the three runs at the end
+    assert output[output.rindex("Jobs (3)") :].count(" · logged, run ") == 3, output
     assert "Across domains" in output  # read back from the server after the sweep
     statuses = [json.loads(p.read_text()) for p in workdir.glob(".genspec/multirun/*/*/*.json")]
     assert sorted(s["domain"] for s in statuses) == sorted(DOMAINS)

@@ -135,7 +135,8 @@ def run(multirun: bool, config_dir: str | None, overrides: tuple[str, ...]) -> N
 
     for uri in {tracking_uri(config.tracking) for config, _ in composed}:
         create_store(uri)  # parallel jobs would race to create a fresh SQLite store
-    statuses = hydra_multirun(list(overrides), config_dir)
+    statuses = hydra_multirun(list(overrides), config_dir, [config for config, _ in composed])
+    _job_summary(statuses)
     _cross_domain_summary(statuses, composed[0][0])
     failed = len(jobs) - sum(bool(s["ok"]) for s in statuses)
     if failed:
@@ -177,6 +178,16 @@ def plan(out: str | None, config_dir: str | None, overrides: tuple[str, ...]) ->
     console.print(f"Plan written to {path}\nsha256 {registered.sha256}", highlight=False)
     command = " ".join(["genspec run", *overrides, f"plan={path}"])
     console.print(f"Run it with: {command}", highlight=False, markup=False)
+
+
+def _job_summary(statuses: list[dict[str, Any]]) -> None:
+    """The driver's account of the sweep, one line per job, whichever launcher ran it."""
+    from genspec.console import console
+    from genspec.multirun import job_line
+
+    console.print(f"\n[bold]Jobs[/] ({len(statuses)})")
+    for status in statuses:
+        console.print(f"  {job_line(status)}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _cross_domain_summary(statuses: list[dict[str, Any]], config: RunConfig) -> None:
