@@ -6,27 +6,23 @@
 TGI). Keys come only from the environment: the provider's usual variables, or the
 variable named by ``params.api_key_env``; a missing one fails before any call.
 
-Why it is built this way:
+Retries, the bound on requests in flight (``params.concurrency``), worker threads or
+processes (``params.workers``) and the per-attempt bound (``params.timeout``) are
+:mod:`genspec.backends.concurrency`'s, shared with any HTTP backend; this module is the
+litellm :class:`LiteLLMProvider` that says what is particular to litellm:
 
-* Calls are async with a bound on requests in flight (``params.concurrency``), run on
-  event loops in worker threads or processes so the engine keeps its plain iterator.
-  litellm costs a few milliseconds of CPU per call (logging objects, cost lookup, the
+* litellm costs a few milliseconds of CPU per call (logging objects, cost lookup, the
   openai SDK's request building): one event loop at 32 in flight spends most of each
   100 ms round trip on that, so ``params.workers`` spreads calls over several processes,
   each with its own loop (see bench/bench_litellm_throughput.py).
-* Failures are per request: 429, 5xx, timeouts, dropped connections and malformed or
-  empty answers are retried with exponential backoff and jitter (Retry-After wins when
-  the server sends one); what still fails becomes ``Response(error=...)`` for that
-  request and the run goes on. Time and randomness are injectable for tests.
+* Worth another attempt: 429, 408, 409, 5xx, timeouts, dropped connections and
+  malformed or empty answers. Not: any other 4xx, and client-side configuration errors
+  (litellm reports some as a 500).
 * Failures that no request can escape stop the run with one line naming the fix: a
   refused key (401/403), an unknown model or URL (404), a used-up quota, a server that
-  cannot be connected to. Recording them per request would spend minutes on retries
-  and end in a table of errors with exit code 0; stopping loses nothing, since the
-  answers so far are cached and the same command resumes.
-* An attempt is bounded as a whole (``params.timeout``): httpx's timeout applies per
-  read, so a server trickling bytes would otherwise hold a request for ever. A
-  Retry-After longer than :attr:`RetryPolicy.max_retry_after_s` ends that request
-  instead of stalling the run.
+  cannot be connected to, a request the client cannot build. Recording them per
+  request would spend minutes on retries and end in a table of errors; stopping loses
+  nothing, since the answers so far are cached and the same command resumes.
 * Secrets stay out of everything: keys never enter the cache key, and error texts are
   scrubbed of the key before they are recorded.
 """
@@ -39,34 +35,32 @@ import os
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 import asyncio
-import contextlib
 import gc
-import itertools
-import logging
 import math
-import multiprocessing
-import random
 import re
 import sys
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
-from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from genspec.backends.base import Backend, Completed, check_params
+from genspec.backends.concurrency import (
+    DEFAULT_MAX_RETRIES,
+    Clock,
+    Hooks,
+    Malformed,
+    Pool,
+    Provider,
+    RetryPolicy,
+    causes,
+)
 from genspec.config.schema import ModelSpec
 from genspec.errors import BackendError
 from genspec.requests import GenerateRequest, LoglikRequest, Request, Response
 from genspec.tracking.secrets import scrub_text
 
-logger = logging.getLogger(__name__)
-
 DEFAULT_CONCURRENCY = 16
 DEFAULT_TIMEOUT_S = 120.0
-DEFAULT_MAX_RETRIES = 6
 DEFAULT_TOP_LOGPROBS = 20  # OpenAI's maximum
 #: sent to servers that need no key (vLLM, Ollama): a provider key never goes to them
 NO_KEY = "no-key"
@@ -89,49 +83,7 @@ def _litellm() -> Any:
     return sys.modules["litellm"]
 
 
-# --- retry policy ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter; a server's Retry-After is a floor on the wait.
-
-    A Retry-After above ``max_retry_after_s`` (a daily limit says "try in 3 hours") is
-    not waited for: the request fails at once, and a rerun asks it again.
-    """
-
-    max_retries: int = DEFAULT_MAX_RETRIES
-    base_s: float = 0.5
-    cap_s: float = 30.0
-    max_retry_after_s: float = 60.0
-
-    def too_long(self, retry_after: float | None) -> bool:
-        """Whether the server asks for a longer wait than a run should sit through."""
-        return retry_after is not None and retry_after > self.max_retry_after_s
-
-    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
-        """Seconds to wait before retry ``attempt + 1`` (``attempt`` counts from 0)."""
-        backoff = min(self.cap_s, self.base_s * 2**attempt)
-        jittered = backoff / 2 + rng.uniform(0, backoff / 2)
-        return max(jittered, retry_after or 0.0)
-
-
-class Clock:
-    """Real time. Tests pass a fake whose ``sleep`` only advances ``now``."""
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-class _Malformed(Exception):
-    """A 200 answer without usable content (bad JSON is litellm's to report)."""
-
-
-class _Deadline(TimeoutError):
-    """An attempt that outlived ``params.timeout`` as a whole (e.g. a trickling body)."""
+# --- which errors are worth another attempt ------------------------------------------
 
 
 _RETRY_STATUS = frozenset({408, 409, 429})
@@ -143,16 +95,6 @@ def _quota_used_up(error: Exception) -> bool:
     return isinstance(body, dict) and "insufficient_quota" in (body.get("code"), body.get("type"))
 
 
-def _causes(error: BaseException) -> Iterator[BaseException]:
-    """``error`` and its chain of causes (bounded: causes can form a cycle)."""
-    seen: BaseException | None = error
-    for _ in range(16):
-        if seen is None:
-            return
-        yield seen
-        seen = seen.__cause__ or seen.__context__
-
-
 def client_side(error: Exception) -> str | None:
     """The reason when the request could not even be built or sent because of how the
     client is configured (aiohttp's "Cannot combine AUTHORIZATION header with ... credentials
@@ -162,7 +104,7 @@ def client_side(error: Exception) -> str | None:
     malformed answer fails in a subclass (``JSONDecodeError``, pydantic's errors) and stays
     retryable.
     """
-    for cause in _causes(error):
+    for cause in causes(error):
         if type(cause) in (ValueError, TypeError):
             return str(cause)
     return None
@@ -179,7 +121,7 @@ def _retryable(error: Exception) -> bool:
     if isinstance(status, int):
         return (status in _RETRY_STATUS or status >= 500) and not _quota_used_up(error)
     litellm = _litellm()
-    transient = (_Malformed, litellm.Timeout, litellm.APIConnectionError, OSError, TimeoutError)
+    transient = (Malformed, litellm.Timeout, litellm.APIConnectionError, OSError, TimeoutError)
     return isinstance(error, transient)
 
 
@@ -189,34 +131,11 @@ def _unreachable(error: Exception) -> bool:
     import httpx
 
     return any(
-        isinstance(cause, (httpx.ConnectError, ConnectionRefusedError))
-        for cause in _causes(error)
+        isinstance(cause, (httpx.ConnectError, ConnectionRefusedError)) for cause in causes(error)
     )
 
 
-def retry_after_s(error: Exception) -> float | None:
-    """The server's Retry-After (``retry-after-ms``, seconds or an HTTP date), if any."""
-    headers = getattr(error, "litellm_response_headers", None)
-    if headers is None:
-        headers = getattr(getattr(error, "response", None), "headers", None)
-    if not headers:
-        return None
-    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
-    try:
-        if "retry-after-ms" in lowered:
-            return max(0.0, float(lowered["retry-after-ms"]) / 1000)
-        if "retry-after" in lowered:
-            value = lowered["retry-after"]
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-    return None
-
-
-def _diagnosis(error: Exception, settings: _Settings) -> tuple[str, str] | None:
+def _diagnosis(error: Exception, settings: LiteLLMProvider) -> tuple[str, str] | None:
     """(what is wrong, the fix) for a failure every request of this model would meet."""
     status = getattr(error, "status_code", None)
     where = settings.api_base or "the provider"
@@ -246,7 +165,7 @@ def _diagnosis(error: Exception, settings: _Settings) -> tuple[str, str] | None:
     return None
 
 
-def _stop_line(error: Exception, settings: _Settings, detail: str) -> str | None:
+def _stop_line(error: Exception, settings: LiteLLMProvider, detail: str) -> str | None:
     """The one line that stops the run for ``error``, or None when only this request failed."""
     found = _diagnosis(error, settings)
     if found is None:
@@ -259,37 +178,6 @@ def _stop_line(error: Exception, settings: _Settings, detail: str) -> str | None
 
 
 # --- requests and answers --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Settings:
-    """What every call of one model shares. Picklable; the key is kept out of its repr."""
-
-    model: str
-    api_base: str | None
-    api_key: str | None = field(repr=False)
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    policy: RetryPolicy = RetryPolicy()
-    #: the roster name, for messages that stop the run
-    name: str = ""
-    #: the environment variable the key comes from (None: no key is sent)
-    key_variable: str | None = None
-
-    def kwargs(self) -> dict[str, Any]:
-        """litellm arguments. Retries are ours (``max_retries=0`` stops the SDK's own),
-        and ``drop_params`` lets a provider without logprobs answer without them."""
-        base: dict[str, Any] = {
-            "model": self.model,
-            "timeout": self.timeout_s,
-            "max_retries": 0,
-            "num_retries": 0,
-            "drop_params": True,
-        }
-        if self.api_base:
-            base["api_base"] = self.api_base
-        if self.api_key:
-            base["api_key"] = self.api_key
-        return base
 
 
 def _messages(request: Request) -> list[dict[str, str]]:
@@ -365,10 +253,10 @@ def _top_logprobs(choice: Any) -> list[tuple[str, float]] | None:
 
 
 def to_response(result: Any, request: Request, latency_s: float) -> Response:
-    """A litellm ``ModelResponse`` as a genspec Response; raises ``_Malformed`` on no text."""
+    """A litellm ``ModelResponse`` as a genspec Response; raises ``Malformed`` on no text."""
     choices = _field(result, "choices") or []
     if not choices:
-        raise _Malformed("the answer had no choices")
+        raise Malformed("the answer had no choices")
     usage = _field(result, "usage")
     hidden = getattr(result, "_hidden_params", None) or {}
     common: dict[str, Any] = {
@@ -391,121 +279,57 @@ def to_response(result: Any, request: Request, latency_s: float) -> Response:
         return Response(logprobs=score_continuations(top, request.continuations), **common)
     text = _field(_field(choice, "message"), "content")
     if not text:
-        raise _Malformed("the answer had no text")
+        raise Malformed("the answer had no text")
     return Response(text=text, **common)
 
 
-# --- the worker: one event loop answering calls ------------------------------------
+# --- the provider: what litellm tells the shared concurrency module -------------------
 
 
 @dataclass(frozen=True)
-class _Hooks:
-    """Injected time and randomness (tests); each worker seeds its own RNG from ``seed``."""
+class LiteLLMProvider(Provider):
+    """What every call of one model shares, and what litellm says about its errors.
+    Picklable (worker processes receive it); the key is kept out of its repr."""
 
-    clock: Clock
-    seed: int | None
+    model: str
+    api_base: str | None
+    api_key: str | None = field(repr=False)
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    #: the roster name, for messages that stop the run
+    name: str = ""
+    #: the environment variable the key comes from (None: no key is sent)
+    key_variable: str | None = None
 
+    def kwargs(self) -> dict[str, Any]:
+        """litellm arguments. Retries are ours (``max_retries=0`` stops the SDK's own),
+        and ``drop_params`` lets a provider without logprobs answer without them."""
+        base: dict[str, Any] = {
+            "model": self.model,
+            "timeout": self.timeout_s,
+            "max_retries": 0,
+            "num_retries": 0,
+            "drop_params": True,
+        }
+        if self.api_base:
+            base["api_base"] = self.api_base
+        if self.api_key:
+            base["api_key"] = self.api_key
+        return base
 
-class _Worker:
-    """Answers calls sent over a pipe on its own event loop, in a thread or a process.
+    def connection_key(self) -> str:
+        return self.api_base or self.model
 
-    Messages in: ``("call", batch, index, request, arguments)``, ``("cancel", batch)``,
-    ``None`` (stop). Out: ``("done", batch, index, Response, stop)``, where ``stop`` is
-    the line that ends the run (or None), and ``("cancelled", batch)``.
-    The parent sends no more calls than the worker's share of the concurrency, so the
-    worker needs no semaphore of its own.
-    """
+    async def send(self, arguments: dict[str, Any]) -> Any:
+        return await _litellm().acompletion(**self.kwargs(), **arguments)
 
-    def __init__(self, conn: Connection, settings: _Settings, hooks: _Hooks, number: int) -> None:
-        self.conn, self.settings, self.clock = conn, settings, hooks.clock
-        self.rng = random.Random(None if hooks.seed is None else hooks.seed + number)
-        self.kwargs = settings.kwargs()
-        self.tasks: dict[int, set[asyncio.Task[None]]] = {}
+    def answer(self, result: Any, request: Request, latency_s: float) -> Response:
+        return to_response(result, request, latency_s)
 
-    def serve(self) -> None:
-        asyncio.run(self._serve())
+    def should_retry(self, error: Exception) -> bool:
+        return _retryable(error)
 
-    async def _serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        loop.set_exception_handler(_quiet_litellm_logging)
-        inbox: asyncio.Queue[Any] = asyncio.Queue()
-        threading.Thread(target=self._read, args=(loop, inbox), daemon=True).start()
-        while (message := await inbox.get()) is not None:
-            if message[0] == "call":
-                _, batch, index, request, arguments = message
-                task = asyncio.create_task(self._answer(batch, index, request, arguments))
-                self.tasks.setdefault(batch, set()).add(task)
-                task.add_done_callback(self.tasks[batch].discard)
-            else:
-                await self._cancel(message[1])
-
-    def _read(self, loop: asyncio.AbstractEventLoop, inbox: asyncio.Queue[Any]) -> None:
-        """Blocking pipe reads on a side thread, handed to the loop."""
-        while True:
-            try:
-                message = self.conn.recv()
-            except (EOFError, OSError):
-                message = None
-            loop.call_soon_threadsafe(inbox.put_nowait, message)
-            if message is None:
-                return
-
-    async def _cancel(self, batch: int) -> None:
-        tasks = self.tasks.pop(batch, set())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self.conn.send(("cancelled", batch))
-
-    async def _answer(
-        self, batch: int, index: int, request: Request, arguments: dict[str, Any]
-    ) -> None:
-        response, stop = await self._attempts(request, arguments)
-        self.conn.send(("done", batch, index, response, stop))
-
-    async def _attempts(
-        self, request: Request, arguments: dict[str, Any]
-    ) -> tuple[Response, str | None]:
-        """Call until an answer, a permanent error or the last retry."""
-        policy, started, attempt = self.settings.policy, self.clock.now(), 0
-        while True:
-            try:
-                result = await self._call(arguments)
-                return to_response(result, request, self.clock.now() - started), None
-            except Exception as error:
-                wait = retry_after_s(error)
-                if attempt >= policy.max_retries or not _retryable(error) or policy.too_long(wait):
-                    return self._failure(error, attempt + 1, wait, self.clock.now() - started)
-                delay = policy.delay(attempt, wait, self.rng)
-                logger.debug(
-                    "%s: retry in %.2fs after %s", self.settings.model, delay, type(error).__name__
-                )
-                await self.clock.sleep(delay)
-                attempt += 1
-
-    async def _call(self, arguments: dict[str, Any]) -> Any:
-        """One attempt, bounded as a whole by the timeout (httpx's bounds each read)."""
-        timeout = self.settings.timeout_s
-        try:
-            return await asyncio.wait_for(
-                _litellm().acompletion(**self.kwargs, **arguments), timeout
-            )
-        except asyncio.TimeoutError:
-            raise _Deadline(f"no complete answer within {timeout:g} s") from None
-
-    def _failure(
-        self, error: Exception, attempts: int, wait: float | None, latency_s: float
-    ) -> tuple[Response, str | None]:
-        """The request's error, and the line that stops the run when no request can work."""
-        message = self._describe(error)
-        if attempts > 1:
-            message += f" (after {attempts} attempts)"
-        if self.settings.policy.too_long(wait):
-            message += f" (the server asks to wait {wait:.0f} s; run again later)"
-        stop = _stop_line(error, self.settings, message)
-        return Response(error=message, latency_s=latency_s), stop and self._scrub(stop)
-
-    def _describe(self, error: Exception) -> str:
+    def describe(self, error: Exception) -> str:
         """One line: the class and status, then the server's reason without litellm's
         repeated class names or the traceback it puts in some messages; scrubbed."""
         status = getattr(error, "status_code", None)
@@ -514,10 +338,16 @@ class _Worker:
         reason = _LABELS.sub("", str(error)).split("Traceback (most recent call last)")[0]
         return self._scrub(" ".join(f"{label}: {reason}".split())[:_ERROR_CHARS])
 
+    def stop_line(self, error: Exception, detail: str) -> str | None:
+        line = _stop_line(error, self, detail)
+        return line and self._scrub(line)
+
+    def on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.set_exception_handler(_quiet_litellm_logging)
+
     def _scrub(self, text: str) -> str:
         """``text`` without the key or any other secret-looking environment value."""
-        key = self.settings.api_key
-        return scrub_text(scrub_text(text, [key] if key else []))
+        return scrub_text(scrub_text(text, [self.api_key] if self.api_key else []))
 
 
 def _quiet_litellm_logging(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -532,92 +362,6 @@ def _quiet_litellm_logging(loop: asyncio.AbstractEventLoop, context: dict[str, A
     if task is not None and "LoggingWorker" in repr(task.get_coro()):
         return
     loop.default_exception_handler(context)
-
-
-def _serve(conn: Connection, settings: _Settings, hooks: _Hooks, number: int) -> None:
-    _Worker(conn, settings, hooks, number).serve()
-
-
-# --- the pool: the engine's iterator over workers ----------------------------------
-
-
-class _Pool:
-    """Feeds calls to workers within the concurrency bound and yields answers as they come.
-
-    One worker runs on a thread of this process; more run as forked processes (fork
-    keeps the already imported litellm, so a worker starts in milliseconds; where fork
-    is unavailable they are spawned and import litellm themselves).
-    """
-
-    def __init__(self, settings: _Settings, concurrency: int, workers: int, hooks: _Hooks) -> None:
-        workers = max(1, min(workers, concurrency))
-        self.slots = [concurrency // workers + (i < concurrency % workers) for i in range(workers)]
-        self.conns: list[Connection] = []
-        self.runners: list[threading.Thread | multiprocessing.process.BaseProcess] = []
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        for number in range(workers):
-            parent, child = multiprocessing.Pipe()
-            args = (child, settings, hooks, number)
-            runner: threading.Thread | multiprocessing.process.BaseProcess
-            if workers == 1:
-                runner = threading.Thread(target=_serve, args=args, daemon=True)
-            else:
-                runner = context.Process(target=_serve, args=args, daemon=True)
-            runner.start()
-            self.conns.append(parent)
-            self.runners.append(runner)
-        self.batches = itertools.count()
-
-    def run(self, calls: Sequence[tuple[Request, dict[str, Any]]]) -> Completed:
-        batch = next(self.batches)
-        todo = iter(enumerate(calls))
-        outstanding = dict.fromkeys(self.conns, 0)
-
-        def feed(conn: Connection) -> None:
-            item = next(todo, None)
-            if item is not None:
-                index, (request, arguments) = item
-                conn.send(("call", batch, index, request, arguments))
-                outstanding[conn] += 1
-
-        for conn, slots in zip(self.conns, self.slots, strict=True):
-            for _ in range(slots):
-                feed(conn)
-        try:
-            while busy := [c for c in self.conns if outstanding[c]]:
-                for conn in wait(busy):
-                    _, _, index, response, stop = self._receive(conn)
-                    outstanding[conn] -= 1
-                    if stop:
-                        raise BackendError(stop)
-                    feed(conn)
-                    yield index, response
-        finally:
-            self._cancel(batch, [c for c in self.conns if outstanding[c]])
-
-    def _receive(self, conn: Connection) -> tuple[Any, ...]:
-        try:
-            return conn.recv()
-        except (EOFError, OSError):
-            raise RuntimeError("a litellm worker stopped unexpectedly") from None
-
-    def _cancel(self, batch: int, conns: list[Connection]) -> None:
-        """Stop a batch the caller abandoned, so its calls stop counting against the bound."""
-        for conn in conns:
-            conn.send(("cancel", batch))
-        for conn in conns:
-            while self._receive(conn)[0] != "cancelled":
-                pass
-
-    def close(self) -> None:
-        for conn in self.conns:
-            with contextlib.suppress(OSError):
-                conn.send(None)
-        for runner in self.runners:
-            runner.join(timeout=5)
-        for conn in self.conns:
-            conn.close()
 
 
 # --- the backend -----------------------------------------------------------------------
@@ -718,7 +462,7 @@ class LiteLLMBackend(Backend):
         _litellm()  # imported before workers fork, so they start with it loaded
         params = spec.params
         policy = RetryPolicy(max_retries=int(params.get("max_retries", DEFAULT_MAX_RETRIES)))
-        settings = _Settings(
+        provider = LiteLLMProvider(
             model=spec.id,
             api_base=api_base,
             api_key=api_key,
@@ -730,7 +474,7 @@ class LiteLLMBackend(Backend):
         self.top_logprobs = int(params.get("top_logprobs", DEFAULT_TOP_LOGPROBS))
         self.concurrency = int(params.get("concurrency", DEFAULT_CONCURRENCY))
         workers = int(params.get("workers", 1))
-        self._pool = _Pool(settings, self.concurrency, workers, _Hooks(clock or Clock(), seed))
+        self._pool = Pool(provider, self.concurrency, workers, Hooks(clock or Clock(), seed))
 
     @classmethod
     def preflight(cls, spec: ModelSpec) -> None:
