@@ -81,3 +81,16 @@ def genspec_corpus(domain: str) -> list[str | Path]:
     __file__)`` offers a ``corpus/`` folder beside the plugin). Text that quotes a test
     question is refused when an adapter is trained.
     """
+
+
+@hookspec
+def genspec_backends() -> dict[str, str | type]:
+    """Return extra model backends by name, e.g. a company's internal inference service.
+
+    Each value is a lazy ``"package.module:Class"`` reference (imported only when a roster
+    entry names the backend, as lm-evaluation-harness's registry does) or the class
+    itself: a subclass of :class:`genspec.backends.base.Backend` (``loglikelihood`` and
+    ``generate``; an HTTP service can reuse :mod:`genspec.backends.concurrency` for
+    retries and bounded concurrency). A roster entry then says ``backend: NAME``. The
+    built-in names (hf, litellm, ...) cannot be taken.
+    """

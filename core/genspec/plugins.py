@@ -41,6 +41,8 @@ class Registry:
     tasks: dict[str, Task] = field(default_factory=dict)
     rosters: dict[str, dict[str, Any]] = field(default_factory=dict)
     corpora: dict[str, list[Path]] = field(default_factory=dict)  # domain -> text files/folders
+    #: backend name -> (plugin, "module:Class" or the class), from genspec_backends
+    backends: dict[str, tuple[str, str | type]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -213,7 +215,31 @@ def discover() -> Registry:
                 corpus_problem(plugin, "genspec_corpus must return a list of files or folders")
                 continue
             registry.corpora.setdefault(domain, []).extend(Path(p) for p in paths)
+    _collect_backends(manager, registry, hook_problem("backends"))
     return registry
+
+
+def _collect_backends(
+    manager: pluggy.PluginManager,
+    registry: Registry,
+    problem: Callable[[str, Exception | str], None],
+) -> None:
+    """Each plugin's ``genspec_backends``: a name and a lazy ``module:Class`` or a class.
+    Only the shape is checked here; the class is imported when a roster uses it."""
+    for plugin, backends in _call_each(manager.hook.genspec_backends, problem):
+        if not isinstance(backends, dict):
+            problem(plugin, "genspec_backends must return a dict of name -> 'module:Class'")
+            continue
+        for name, target in backends.items():
+            lazy = isinstance(target, str) and target.count(":") == 1
+            if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+                problem(plugin, f"backend name {name!r} may hold only letters, digits and _ . -")
+            elif not (lazy or isinstance(target, type)):
+                problem(plugin, f"backend '{name}' must be 'module:Class' or a class")
+            elif name in registry.backends:
+                problem(plugin, f"backend '{name}' is already taken by another plugin")
+            else:
+                registry.backends[name] = (plugin, target)
 
 
 @functools.lru_cache(maxsize=1)
