@@ -454,6 +454,12 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> tuple[Any
     trained by the run's training step (:mod:`genspec.adapt.training`), which hands over
     the adapter's folder.
     """
+    adapter = spec.params.get("adapter")
+    if adapter == "auto":
+        raise BackendError(
+            f"model '{spec.name}': adapter: auto is trained before scoring by genspec run "
+            "(or genspec adapt); the hf backend loads a trained adapter's folder"
+        )
     transformers.utils.logging.disable_progress_bar()  # the engine shows its own progress
     located = locate.locate(spec)
     path = locate.loadable(located)
@@ -463,12 +469,6 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> tuple[Any
     def build(weights: torch.dtype) -> PreTrainedModel:
         return _pretrained(AutoModelForCausalLM, spec, path, gguf_file=gguf, dtype=weights, **extra)
 
-    adapter = spec.params.get("adapter")
-    if adapter == "auto":
-        raise BackendError(
-            f"model '{spec.name}': adapter: auto is trained before scoring by genspec run "
-            "(or genspec adapt); the hf backend loads a trained adapter's folder"
-        )
     tokenizer = _pretrained(AutoTokenizer, spec, path, gguf_file=gguf)
     model = build(adapter_dtype(device, dtype) if adapter else dtype)
     if adapter:
