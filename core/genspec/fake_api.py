@@ -126,7 +126,10 @@ class FakeOpenAIServer:
     over them; ``429`` sends ``Retry-After: retry_after``. With ``require_key`` set,
     requests without that bearer key get 401 (whose message quotes the key sent, to test
     that clients scrub it);
-    ``logprobs=False`` plays a provider that ignores logprob requests.
+    ``logprobs=False`` plays a provider that ignores logprob requests. ``versions`` maps
+    a model name to a version: that model answers as a retrained model would (its
+    answers drawn anew) and says so in its ``system_fingerprint``. It may be changed
+    while the server runs, to play a provider updating the model behind a name (drift).
     """
 
     def __init__(
@@ -147,6 +150,7 @@ class FakeOpenAIServer:
         require_key: str | None = None,
         record_auth: bool = False,
         logprobs: bool = True,
+        versions: Mapping[str, str] | None = None,
     ) -> None:
         known = (*FAULTS, *EXTRA_FAULTS)
         unknown = sorted({*faults, *(schedule or {}).values()} - set(known))
@@ -157,6 +161,7 @@ class FakeOpenAIServer:
         self.retry_after, self.slow_s, self.policy = retry_after, slow_s, policy
         self.served_model, self.system_fingerprint = served_model, system_fingerprint
         self.require_key, self.record_auth, self.logprobs = require_key, record_auth, logprobs
+        self.versions: dict[str, str] = dict(versions or {})
         self.calls = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -229,7 +234,10 @@ class FakeOpenAIServer:
     def completion(self, body: dict[str, Any]) -> dict[str, Any]:
         """The chat-completion JSON for ``body``: policy answer, usage, logprobs."""
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-        tokens = _TOKEN.findall(self.policy(body))
+        model = str(body.get("model"))
+        version = self.versions.get(model)
+        asked = {**body, "model": f"{model}@{version}"} if version else body
+        tokens = _TOKEN.findall(self.policy(asked))
         finish = "stop"
         if max_tokens is not None and len(tokens) > int(max_tokens):
             tokens, finish = tokens[: int(max_tokens)], "length"
@@ -249,7 +257,9 @@ class FakeOpenAIServer:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": self.served_model or body.get("model", "fake-model"),
-            "system_fingerprint": self.system_fingerprint,
+            "system_fingerprint": (
+                f"{self.system_fingerprint}_{version}" if version else self.system_fingerprint
+            ),
             "choices": [choice],
             "usage": {
                 "prompt_tokens": prompt_tokens,

@@ -62,7 +62,10 @@ def redact(value: Any, secrets: list[str] | None = None) -> Any:
     secrets = secret_values() if secrets is None else secrets
     if isinstance(value, dict):
         return {
-            k: MASK if _is_secret_key(str(k)) and v else redact(v, secrets)
+            # a number is a setting (max_new_tokens), never a credential
+            k: MASK
+            if _is_secret_key(str(k)) and v and not isinstance(v, int | float)
+            else redact(v, secrets)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
