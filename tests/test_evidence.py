@@ -9,19 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from genspec.analysis import compare, cross_domain, summarize
 from genspec.config.schema import ModelSpec, ReportedScore
 from genspec.errors import ConfigError, UnknownNameError
 from genspec.evidence import (
     GENERALIST_VS_SPECIALIST,
     POOLED,
-    SMOKE_LABEL,
     SPECIALIST_VS_BASE,
     CrossDomainVerdict,
     DomainEvidence,
-    compare,
-    cross_domain,
-    summarize,
 )
+from genspec.rendering import SMOKE_LABEL, cross_markdown, domain_markdown
 from genspec.results import ExampleResult, to_frame
 from genspec.stats.intervals import wilson_interval
 from genspec.stats.verdict import Verdict
@@ -83,8 +81,8 @@ def test_holds_when_the_generalist_is_clearly_better() -> None:
     assert {c.verdict for c in evidence.comparisons if c.kind == GENERALIST_VS_SPECIALIST} == {
         Verdict.HOLDS
     }
-    assert evidence.headline is not None and evidence.headline.n == 400
-    assert "holds" in evidence.to_markdown().lower()
+    assert evidence.headline is not None and evidence.headline.result.n == 400
+    assert "holds" in domain_markdown(evidence).lower()
 
 
 def test_fails_when_the_specialist_is_clearly_better() -> None:
@@ -98,7 +96,7 @@ def test_inconclusive_reports_the_mde_and_the_n_needed() -> None:
     assert evidence.verdict is Verdict.INCONCLUSIVE
     head = evidence.headline
     assert head is not None and head.mde is not None and head.n_needed is not None
-    assert head.n_needed > head.n
+    assert head.n_needed > head.result.n
     assert f"{100 * head.mde:.1f} points" in evidence.reason
     assert f"about {head.n_needed} paired items" in evidence.reason
 
@@ -163,7 +161,7 @@ def test_pairing_is_an_inner_join_that_drops_unmatched_and_failed_items() -> Non
     ]  # fmt: skip
     evidence = compare(to_frame(rows), ROSTER)
     (main,) = [c for c in evidence.comparisons if c.kind == GENERALIST_VS_SPECIALIST]
-    assert main.n == 47  # 50 items, minus 2 missing and 1 failed for the specialist
+    assert main.result.n == 47  # 50 items, minus 2 missing and 1 failed for the specialist
     assert main.unpaired == 5  # gen's qa-0, qa-1, qa-5 and qa-99 rows; spec's failed qa-5
     assert any("no partner" in note for note in evidence.notes)
 
@@ -175,7 +173,9 @@ def test_corrections_and_reported_numbers() -> None:
     holm_p = [c.p_adjusted for c in holm.comparisons]
     bh_p = [c.p_adjusted for c in bh.comparisons]
     assert all(q_bh <= q_holm for q_bh, q_holm in zip(bh_p, holm_p, strict=True))
-    assert [c.p_value for c in holm.comparisons] == [c.p_value for c in bh.comparisons]
+    assert [c.result.p_value for c in holm.comparisons] == [
+        c.result.p_value for c in bh.comparisons
+    ]
 
     reported = [
         ReportedScore(model="Med-PaLM 2", task="a", score=0.865, role="generalist", source="x"),
@@ -184,7 +184,7 @@ def test_corrections_and_reported_numbers() -> None:
     with_reported = compare(frame, ROSTER, reported=reported)
     assert [r.model for r in with_reported.reported] == ["Med-PaLM 2"]
     assert with_reported.comparisons == holm.comparisons  # never enters a test
-    assert "reported" in with_reported.to_markdown()
+    assert "reported" in domain_markdown(with_reported)
     mapping = compare(frame, ROSTER, reported={("Med-PaLM 2", "b"): 0.8})
     assert mapping.reported[0].score == 0.8
 
@@ -209,14 +209,14 @@ def test_evidence_round_trips_through_json() -> None:
     evidence = compare(
         to_frame(rows), ROSTER, domain="medical", smoke=True, reported={("X", "qa"): 0.7}
     )
-    restored = DomainEvidence.from_dict(json.loads(json.dumps(evidence.to_dict())))
+    restored = DomainEvidence.from_json(json.loads(json.dumps(evidence.to_json())))
     assert restored == evidence
-    assert SMOKE_LABEL in restored.to_markdown()
-    verdict = cross_domain([evidence, evidence])
-    assert CrossDomainVerdict.from_dict(json.loads(json.dumps(verdict.to_dict()))) == verdict
-    assert verdict.smoke and "medical" in verdict.to_markdown()
+    assert SMOKE_LABEL in domain_markdown(restored)
+    verdict = cross_domain([evidence, replace(evidence, domain="finance")])
+    assert CrossDomainVerdict.from_json(json.loads(json.dumps(verdict.to_json()))) == verdict
+    assert verdict.smoke and "medical" in cross_markdown(verdict)
     with pytest.raises(ValueError, match="schema"):
-        DomainEvidence.from_dict({"schema": "other"})
+        DomainEvidence.from_json({"schema": "other"})
 
 
 def test_cross_domain_verdict_from_evidence() -> None:

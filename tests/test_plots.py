@@ -6,7 +6,8 @@ from pathlib import Path
 
 from test_evidence import ROSTER, table
 
-from genspec.evidence import ReportedRow, compare, summarize
+from genspec.analysis import compare, summarize
+from genspec.evidence import ReportedRow
 from genspec.plots import accuracy_plot, forest_plot
 from genspec.results import to_frame
 

@@ -13,7 +13,9 @@ from click.testing import CliRunner
 
 from conftest import MOCK_MODELS, write_roster
 from genspec.cli import cli
-from genspec.shards import Shard, merge_rows, shard_of
+from genspec.config.shard import Shard
+from genspec.documents import RowsDocument
+from genspec.shards import merge_rows, shard_of
 from genspec.tracking.reader import find_runs
 
 
@@ -67,15 +69,17 @@ def test_three_shards_merge_into_the_unsharded_result(workdir: Path) -> None:
     (unsharded,) = find_runs(uri, experiments=["whole"])
     assert len(merged.shards) == 3
     assert merged.verdict == unsharded.verdict
-    assert merged.results["results"] == unsharded.results["results"]
-    assert merged.results.get("by_category") == unsharded.results.get("by_category")
-    assert [t["n"] for t in merged.results["tasks"]] == [t["n"] for t in unsharded.results["tasks"]]
+    assert merged.results is not None and unsharded.results is not None
+    assert merged.results.results == unsharded.results.results
+    assert merged.results.by_category == unsharded.results.by_category
+    assert [t.n for t in merged.results.tasks] == [t.n for t in unsharded.results.tasks]
 
     # per-item rows: the shards' rows, merged, are the unsharded run's rows
     shard_rows = [_rows(client, run_id, workdir) for run_id in merged.shards]
     document = _rows(client, unsharded.run_id, workdir)
     expected = pd.DataFrame(document["data"], columns=document["columns"])
-    pd.testing.assert_frame_equal(merge_rows(shard_rows, unsharded.results), expected)
+    documents = [RowsDocument.from_json(d) for d in shard_rows]
+    pd.testing.assert_frame_equal(merge_rows(documents, unsharded.results), expected)
     sizes = [sum(1 for row in d["data"] if row[4] == "test") for d in shard_rows]
     assert all(size > 0 for size in sizes) and sum(sizes) == (expected["split"] == "test").sum()
 
@@ -110,7 +114,7 @@ def test_a_parallel_sweep_finds_the_local_store_already_created(
     conf = write_roster(workdir / "conf", "dry", MOCK_MODELS)
     tables: set[str] = set()
 
-    def launch(overrides: list[str], config_dir: str | None, configs: Any) -> list[dict[str, Any]]:
+    def launch(overrides: list[str], config_dir: str | None) -> list[dict[str, Any]]:
         with sqlite3.connect(workdir / "mlflow.db") as db:
             query = "SELECT name FROM sqlite_master WHERE type='table'"
             tables.update(name for (name,) in db.execute(query))

@@ -240,9 +240,10 @@ def cost_table(costs: Iterable[Any], title: str) -> Table | None:
 
 def evidence_view(evidence: Any) -> RenderableType:
     """The verdict for the terminal: Markdown prose around compact comparison tables."""
-    from genspec.evidence import GENERALIST_VS_SPECIALIST, SPECIALIST_VS_BASE, comparison_table
+    from genspec.evidence import GENERALIST_VS_SPECIALIST, SPECIALIST_VS_BASE
+    from genspec.rendering import comparison_table, markdown_head, markdown_tail
 
-    parts: list[RenderableType] = [Markdown("\n".join(evidence.markdown_head()))]
+    parts: list[RenderableType] = [Markdown("\n".join(markdown_head(evidence)))]
     for kind in (GENERALIST_VS_SPECIALIST, SPECIALIST_VS_BASE):
         data = comparison_table(evidence, kind, compact=True)
         if data is None:
@@ -254,7 +255,7 @@ def evidence_view(evidence: Any) -> RenderableType:
         for row in data.rows:
             table.add_row(*row)
         parts.append(table)
-    tail = evidence.markdown_tail()
+    tail = markdown_tail(evidence)
     if tail:
         parts.append(Markdown("\n".join(tail)))
     return Group(*parts)

@@ -63,9 +63,9 @@ def forest_plot(evidences: Sequence[DomainEvidence], path: Path | str) -> Path:
         colour = "black" if c.kind == GENERALIST_VS_SPECIALIST else "grey"
         pooled = c.task == POOLED
         axes.errorbar(
-            100 * c.difference,
+            100 * c.result.difference,
             y,
-            xerr=_error_bar(c.difference, c.ci_low, c.ci_high),
+            xerr=_error_bar(c.result.difference, c.result.ci_low, c.result.ci_high),
             fmt="D" if pooled else "o",
             markersize=8 if pooled else 5,
             color=colour,

@@ -1,9 +1,10 @@
 """``genspec report``: the cross-domain verdict from runs stored in MLflow.
 
 Reads each domain's latest parent run (or the runs named) from any tracking URI,
-rebuilds its evidence from ``verdict.json`` and prints the medicine / finance / law
-table with the verdict on "the pattern repeats", as a terminal table, markdown, JSON
-or CSV. ``--plots DIR`` writes the forest plot and per-domain accuracy plots.
+takes its evidence from ``verdict.json`` (:mod:`genspec.documents`) and prints the
+medicine / finance / law table with the verdict on "the pattern repeats", as a
+terminal table, markdown, JSON or CSV. ``--plots DIR`` writes the forest plot and
+per-domain accuracy plots.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import io
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 import click
 from rich.markdown import Markdown
 
+from genspec.analysis import cross_domain
 from genspec.console import console, evidence_view
 from genspec.errors import GenspecError
-from genspec.evidence import CrossDomainVerdict, DomainEvidence, ModelTaskSummary, cross_domain
+from genspec.evidence import CrossDomainVerdict, DomainEvidence
+from genspec.rendering import cross_markdown, domain_markdown
 from genspec.tracking.reader import StoredRun
 
 CSV_FIELDS = (
@@ -46,7 +48,7 @@ CSV_FIELDS = (
 
 
 def _evidences(runs: Sequence[StoredRun]) -> list[tuple[StoredRun, DomainEvidence]]:
-    usable = [(run, DomainEvidence.from_dict(run.verdict)) for run in runs if run.verdict]
+    usable = [(run, run.verdict) for run in runs if run.verdict is not None]
     if not usable:
         raise GenspecError(
             "No genspec runs with a verdict match these filters. Run `genspec run` first, "
@@ -61,28 +63,10 @@ def _csv(pairs: Sequence[tuple[StoredRun, DomainEvidence]]) -> str:
     writer.writeheader()
     for run, evidence in pairs:
         for comparison in (*evidence.comparisons, *evidence.pooled):
-            row = {**asdict(comparison), "domain": evidence.domain, "run_id": run.run_id}
-            row["verdict"] = comparison.verdict.value
-            writer.writerow(row)
+            writer.writerow(
+                {**comparison.to_json(), "domain": evidence.domain, "run_id": run.run_id}
+            )
     return out.getvalue()
-
-
-def _summaries(run: StoredRun) -> list[ModelTaskSummary]:
-    rows = run.results.get("results", [])
-    return [
-        ModelTaskSummary(
-            model=r["model"],
-            role=r["role"],
-            task=r["task"],
-            n=r["n"],
-            score=r["accuracy"],
-            ci_low=r["ci_low"],
-            ci_high=r["ci_high"],
-            invalid_rate=r["invalid_rate"],
-            errors=r["errors"],
-        )
-        for r in rows
-    ]
 
 
 def _plots_folder(directory: Path) -> None:
@@ -105,7 +89,8 @@ def write_plots(pairs: Sequence[tuple[StoredRun, DomainEvidence]], directory: Pa
 
     paths = [forest_plot([e for _, e in pairs], directory / "forest.png")]
     for run, evidence in pairs:
-        paths.append(accuracy_plot(_summaries(run), directory / f"accuracy-{evidence.domain}.png"))
+        summaries = run.results.results if run.results else ()
+        paths.append(accuracy_plot(summaries, directory / f"accuracy-{evidence.domain}.png"))
     return paths
 
 
@@ -117,8 +102,8 @@ def render(runs: Sequence[StoredRun], fmt: str, plots: Path | None = None) -> No
     verdict = cross_domain([e for _, e in pairs])
     if fmt == "json":
         document = {
-            "cross_domain": verdict.to_dict(),
-            "domains": [e.to_dict() for _, e in pairs],
+            "cross_domain": verdict.to_json(),
+            "domains": [e.to_json() for _, e in pairs],
             "runs": [
                 {
                     "run_id": r.run_id,
@@ -135,7 +120,7 @@ def render(runs: Sequence[StoredRun], fmt: str, plots: Path | None = None) -> No
     elif fmt == "markdown":
         click.echo(_markdown(verdict, pairs))
     else:  # the terminal: the compact tables `genspec run` prints, which fit 80 columns
-        console.print(Markdown(verdict.to_markdown()))
+        console.print(Markdown(cross_markdown(verdict)))
         for _, evidence in pairs:
             console.print(evidence_view(evidence))
     if plots is not None:
@@ -146,11 +131,11 @@ def render(runs: Sequence[StoredRun], fmt: str, plots: Path | None = None) -> No
 def show_cross_domain(runs: Sequence[StoredRun]) -> None:
     """The cross-domain verdict and its table alone (each domain's detail is elsewhere)."""
     verdict = cross_domain([e for _, e in _evidences(runs)])
-    console.print(Markdown(verdict.to_markdown()))
+    console.print(Markdown(cross_markdown(verdict)))
     console.print("Every domain's evidence again, plots and other formats: genspec report")
 
 
 def _markdown(
     verdict: CrossDomainVerdict, pairs: Sequence[tuple[StoredRun, DomainEvidence]]
 ) -> str:
-    return "\n\n".join([verdict.to_markdown(), *(e.to_markdown() for _, e in pairs)])
+    return "\n\n".join([cross_markdown(verdict), *(domain_markdown(e) for _, e in pairs)])

@@ -1,13 +1,19 @@
-"""One ``genspec run`` job: engine → statistics → terminal → MLflow."""
+"""One ``genspec run`` job: engine → statistics → terminal → MLflow.
+
+The runner is the one place that knows both the engine's run and the saved documents:
+it turns a :class:`genspec.engine.DomainRun` into :class:`genspec.documents.RunDocuments`,
+so tracking logs documents and never needs the engine.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from genspec import engine
+from genspec import __version__, engine
 from genspec.config.schema import RosterConfig, RunConfig
 from genspec.console import (
     BarProgress,
@@ -22,6 +28,12 @@ from genspec.errors import BackendError
 from genspec.plugins import registry
 from genspec.results import failed_calls, model_costs, to_frame, unanswered
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from genspec.analysis import Analysis
+    from genspec.documents import RunDocuments
+
 REAL_RUN_HINT = "genspec run domain={domain} roster=paper data=full limit=500"
 
 
@@ -30,7 +42,8 @@ def run_domain(
 ) -> str | None:
     """Run, report and log one domain; returns the MLflow parent run id, or None when
     the run was kept in the outbox because the tracking store could not be reached."""
-    from genspec.evidence import compare, summarize, summarize_by_category
+    from genspec.analysis import Settings, analyse
+    from genspec.evidence import ReportedRow
     from genspec.plots import accuracy_plot, forest_plot
     from genspec.tracking.mlflow_log import check_uri, log_domain_run, tracking_uri
     from genspec.tracking.redact import check_available
@@ -57,17 +70,15 @@ def run_domain(
         warning_line(problem)
 
     frame = to_frame(result.rows)
-    summaries = summarize(frame)
     by_category = [p.task.name for p in result.tasks if p.task.report_by_category]
-    categories = summarize_by_category(frame, by_category)
-    evidence = compare(
-        frame,
-        result.models,
-        seed=config.seed,
-        smoke=roster.smoke,
+    settings = Settings(
         domain=config.domain,
-        reported=roster.reported,
+        smoke=roster.smoke,
+        seed=config.seed,
+        reported=tuple(ReportedRow.of(r) for r in roster.reported),
     )
+    analysis = analyse(frame, result.models, settings, by_category)
+    summaries, categories, evidence = analysis.summaries, analysis.categories, analysis.evidence
     console.print(results_table(summaries, f"Results · {config.domain}"))
     for line in failed_calls(frame):
         warning_line(line)
@@ -85,7 +96,13 @@ def run_domain(
             accuracy_plot(summaries, Path(tmp) / "accuracy.png"),
         ]
         delivery = log_domain_run(
-            result, summaries, plain_config, evidence, plots, categories=categories
+            config,
+            result.models,
+            result.rows,
+            documents(result, frame, analysis),
+            plain_config,
+            prompt_choice=result.prompt_choice,
+            plots=plots,
         )
     if delivery.run_id is None:
         failed = "could not be written" if sqlite_path(uri) else "could not be reached"
@@ -122,3 +139,67 @@ def _smoke_models(roster: RosterConfig, domain: str) -> str:
     if any(model.backend == "litellm" for model in roster.for_domain(domain)):
         return "stand-in models"
     return "tiny bundled models"
+
+
+def documents(run: engine.DomainRun, frame: pd.DataFrame, analysis: Analysis) -> RunDocuments:
+    """``results.json``, ``rows.json`` and ``verdict.json`` of a finished run."""
+    from genspec.documents import ModelEntry, ResultsDocument, RowsDocument, RunDocuments, TaskEntry
+
+    config = run.config
+
+    def distinct(model: str, column: str) -> tuple[str, ...]:
+        values = frame.loc[frame["model"] == model, column].dropna()
+        return tuple(sorted({str(v) for v in values if str(v)}))
+
+    results = ResultsDocument(
+        genspec_version=__version__,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        domain=config.domain,
+        roster=config.roster.name,
+        smoke=config.roster.smoke,
+        data=config.data.source,
+        prompt=config.prompt,
+        models=tuple(
+            ModelEntry(
+                name=m.name,
+                id=m.id,
+                role=m.role.value,
+                backend=m.backend,
+                base=m.base,
+                provider_models=distinct(m.name, "provider_model"),
+                system_fingerprints=distinct(m.name, "system_fingerprint"),
+            )
+            for m in run.models
+        ),
+        tasks=tuple(
+            TaskEntry(
+                name=p.task.name,
+                n=len(p.examples),
+                fingerprint=p.data.fingerprint,
+                prompt_hash=_prompt_hash(p),
+                origin=p.data.origin,
+            )
+            for p in run.tasks
+        ),
+        results=analysis.summaries,
+        by_category=analysis.categories,
+    )
+    return RunDocuments(results, RowsDocument.build(run.rows, _positions(run)), analysis.evidence)
+
+
+def _prompt_hash(prepared: engine.PreparedTask) -> str:
+    """The template's hash, or ``name:hash`` of each candidate under ``prompt=auto``."""
+    templates = prepared.templates
+    if len(templates) == 1:
+        return next(iter(templates.values())).fingerprint()
+    return ",".join(f"{name}:{t.fingerprint()}" for name, t in templates.items())
+
+
+def _positions(run: engine.DomainRun) -> dict[tuple[str, str, str], int]:
+    """Each item's place in its task's test or dev file: the same in every shard, and in
+    file order, which is the order the engine scores them in."""
+    positions = {}
+    for prepared in run.tasks:
+        for split, items in (("test", prepared.data.test), ("dev", prepared.data.dev)):
+            positions.update({(prepared.task.name, split, ex.id): i for i, ex in enumerate(items)})
+    return positions

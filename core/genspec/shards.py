@@ -7,33 +7,30 @@ items an unsharded run would use. Dev items (prompt choice, best-of-role choice)
 not sharded: every shard must make the same choices, and the shared answer cache
 makes the repeats cheap.
 
-Each shard logs ``rows.json``: its per-item scores keyed by the item's position in
-the unsharded selection, with no text. :func:`merge_rows` puts the shards' rows back
-in the order an unsharded run produces them, so the statistics recomputed from them
-are identical to an unsharded run's (the paired bootstrap depends on row order).
+Each shard logs ``rows.json`` (:class:`genspec.documents.RowsDocument`): its per-item
+scores keyed by the item's position in the unsharded selection, with no text.
+:func:`merge_rows` puts the shards' rows back in the order an unsharded run produces
+them, so the statistics recomputed from them are identical to an unsharded run's
+(the paired bootstrap depends on row order).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from genspec.config.shard import Shard
 from genspec.errors import GenspecError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from genspec.engine import DomainRun
+    from genspec.documents import ResultsDocument, RowsDocument
+    from genspec.evidence import DomainEvidence
     from genspec.task import Example
 
-ROWS_SCHEMA = "genspec.rows/1"
-ROW_COLUMNS = (
-    "task", "item", "model", "role", "split", "template", "category", "prediction",
-    "correct", "invalid", "failed", "metrics",
-)  # fmt: skip
 # Config keys that define *what* is measured; shards agree on all of them.
 GROUP_KEYS = (
     "domain",
@@ -49,28 +46,6 @@ GROUP_KEYS = (
     "roster",
     "judge",
 )
-
-
-@dataclass(frozen=True)
-class Shard:
-    """Shard ``index`` (1-based) of ``count``."""
-
-    index: int
-    count: int
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        """``"2/3"`` → ``Shard(2, 3)``; anything else is a ``ValueError`` naming the form."""
-        left, sep, right = text.partition("/")
-        if not (sep and left.strip().isdigit() and right.strip().isdigit()):
-            raise ValueError("shard must look like I/N, e.g. shard=1/3")
-        shard = cls(int(left), int(right))
-        if not 1 <= shard.index <= shard.count:
-            raise ValueError(f"shard {text}: I must be between 1 and N")
-        return shard
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
 
 
 def shard_of(seed: int, task: str, example_id: str, count: int) -> int:
@@ -95,39 +70,7 @@ def group_key(plain_config: Mapping[str, Any], fingerprints: Mapping[str, str]) 
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def rows_document(
-    run: DomainRun,
-    positions: Mapping[tuple[str, str, str], int],
-    label: Callable[[str], str] = str,
-) -> dict:
-    """``rows.json``: per-item scores keyed by position in the unsharded selection.
-
-    ``positions`` maps (task, split, example id) to that position. No example ids and
-    no text but the item's category and the predicted label (statistics count the items
-    two models answered differently), passed through ``label`` (the redactor under
-    ``tracking.examples=redacted``).
-    """
-    data = [
-        [
-            r.task,
-            positions[r.task, r.split, r.example_id],
-            r.model,
-            r.role,
-            r.split,
-            r.template,
-            label(r.category),
-            label(r.prediction),
-            r.correct,
-            r.invalid,
-            r.error is not None,
-            dict(r.metrics),
-        ]
-        for r in run.rows
-    ]
-    return {"schema": ROWS_SCHEMA, "columns": list(ROW_COLUMNS), "data": data}
-
-
-def merge_rows(documents: Sequence[Mapping[str, Any]], results: Mapping[str, Any]) -> pd.DataFrame:
+def merge_rows(documents: Sequence[RowsDocument], results: ResultsDocument) -> pd.DataFrame:
     """One results table from every shard's ``rows.json``, in unsharded-run order.
 
     The engine's order is: per model (roster order), per task (run order), the dev
@@ -139,15 +82,13 @@ def merge_rows(documents: Sequence[Mapping[str, Any]], results: Mapping[str, Any
 
     frames = []
     for number, document in enumerate(documents):
-        if document.get("schema") != ROWS_SCHEMA:
-            raise GenspecError("A shard run has no readable rows.json; re-run that shard.")
-        frame = pd.DataFrame(document["data"], columns=document["columns"])
+        frame = document.frame()
         frames.append(frame if number == 0 else frame[frame["split"] == "test"])
     rows = pd.concat(frames, ignore_index=True)
     if rows.duplicated(["task", "item", "model", "split", "template"]).any():
         raise GenspecError("Shards overlap: an item was scored by two shards of one group.")
-    model_order = {m["name"]: i for i, m in enumerate(results["models"])}
-    task_order = {t["name"]: i for i, t in enumerate(results["tasks"])}
+    model_order = {m.name: i for i, m in enumerate(results.models)}
+    task_order = {t.name: i for i, t in enumerate(results.tasks)}
     rows["_model"] = rows["model"].map(model_order)
     rows["_task"] = rows["task"].map(task_order)
     rows["_split"] = (rows["split"] == "test").astype(int)
@@ -167,43 +108,25 @@ def as_results_frame(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def merge(
-    documents: Sequence[Mapping[str, Any]],
-    results: Mapping[str, Any],
-    verdict: Mapping[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    documents: Sequence[RowsDocument], results: ResultsDocument, verdict: DomainEvidence
+) -> tuple[ResultsDocument, DomainEvidence]:
     """``results.json`` and ``verdict.json`` of the whole run, from its shards.
 
     ``results`` and ``verdict`` are one shard's documents: they give the roster, task
     order and the statistics settings (seed, alpha, correction, bootstrap size); the
-    scores and the verdict are recomputed from every shard's rows.
+    scores and the verdict are recomputed from every shard's rows by the same
+    :func:`genspec.analysis.analyse` an unsharded run uses.
     """
-    from genspec.config.schema import ModelSpec, ReportedScore
-    from genspec.evidence import compare, summarize, summarize_by_category
-    from genspec.tracking.mlflow_log import _summary_row
+    from genspec.analysis import Settings, analyse
 
     rows = merge_rows(documents, results)
-    frame = as_results_frame(rows)
-    models = [
-        ModelSpec(name=m["name"], id=m["id"], role=m["role"], backend=m["backend"], base=m["base"])
-        for m in results["models"]
-    ]
-    evidence = compare(
-        frame,
-        models,
-        alpha=verdict["alpha"],
-        correction=verdict["correction"],
-        seed=verdict["seed"],
-        n_boot=verdict["n_boot"],
-        smoke=verdict["smoke"],
-        domain=verdict["domain"],
-        reported=[ReportedScore(**r) for r in verdict["reported"]],
+    categorised = {s.task for s in results.by_category}
+    analysis = analyse(
+        as_results_frame(rows),
+        [m.spec() for m in results.models],
+        Settings.of(verdict),
+        by_category=categorised,
     )
     test = rows[rows["split"] == "test"]
     counts = test.drop_duplicates(["task", "item"]).groupby("task").size()
-    merged = dict(results)
-    merged["tasks"] = [{**t, "n": int(counts.get(t["name"], 0))} for t in results["tasks"]]
-    merged["results"] = [_summary_row(s) for s in summarize(frame)]
-    if "by_category" in results:
-        tasks = {r["task"] for r in results["by_category"]}
-        merged["by_category"] = [_summary_row(s) for s in summarize_by_category(frame, tasks)]
-    return merged, evidence.to_dict()
+    return results.with_analysis(analysis, counts.to_dict()), analysis.evidence

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from genspec.config.shard import Shard
+
 
 class Role(str, enum.Enum):
     GENERALIST = "generalist"
@@ -258,8 +260,6 @@ class RunConfig(_Strict):
     def _shard_form(cls, value: Any) -> str | None:
         if value is None:
             return None
-        from genspec.shards import Shard
-
         return str(Shard.parse(str(value)))
 
     @field_validator("tasks", mode="before")

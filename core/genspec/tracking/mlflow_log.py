@@ -1,7 +1,8 @@
 """Write one domain run to MLflow: a parent run, and a nested run per model.
 
 Parent run: run-level params (data fingerprints, prompt hashes), the resolved config
-with secrets masked, ``results.json``, the verdict (markdown + JSON) and plots.
+with secrets masked, the run's documents (``results.json``, ``rows.json``,
+``verdict.json``, built by :mod:`genspec.documents`), ``verdict.md`` and plots.
 Nested runs: the model's params, per-task metrics and the per-example table, which
 the MLflow UI shows under "Evaluation" / artifacts.
 """
@@ -14,18 +15,17 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from genspec import __version__
-from genspec.config.schema import ModelSpec, TrackingConfig
-from genspec.results import model_costs, to_frame
-from genspec.shards import group_key, rows_document
+from genspec.config.schema import ModelSpec, RunConfig, TrackingConfig
+from genspec.documents import ModelEntry, RunDocuments, TaskEntry
+from genspec.rendering import domain_markdown
+from genspec.results import ExampleResult, model_costs, to_frame
+from genspec.shards import group_key
 from genspec.tracking.outbox import Delivery, Recorder, deliver, new_folder
 from genspec.tracking.redact import hide_data_dir, protect, row_label
 from genspec.tracking.secrets import redact
-
-if TYPE_CHECKING:
-    from genspec.engine import DomainRun, PreparedTask
 
 DEFAULT_DB = "mlflow.db"
 DEFAULT_ARTIFACTS = "mlruns"
@@ -82,22 +82,18 @@ def _model_params(model: ModelSpec) -> dict[str, Any]:
         "model.base": model.base or "",
         "model.scoring": model.scoring_method,
     }
+    params.update({f"model.{k}": v for k, v in model.facts().items()})
     params.update({f"model.params.{k}": v for k, v in redact(model.params).items()})
     return params
 
 
-def _prompt_hash(prepared: PreparedTask) -> str:
-    """The template's hash, or ``name:hash`` of each candidate under ``prompt=auto``."""
-    templates = prepared.templates
-    if len(templates) == 1:
-        return next(iter(templates.values())).fingerprint()
-    return ",".join(f"{name}:{t.fingerprint()}" for name, t in templates.items())
+PromptChoice = Mapping[tuple[str, str], tuple[str, Mapping[str, float]]]
 
 
-def _prompt_choice(run: DomainRun, model: str) -> tuple[dict[str, str], dict[str, float]]:
+def _prompt_choice(choice: PromptChoice, model: str) -> tuple[dict[str, str], dict[str, float]]:
     """Params (template used per task) and metrics (dev accuracy per candidate)."""
     params, metrics = {}, {}
-    for (name, task), (chosen, dev_scores) in run.prompt_choice.items():
+    for (name, task), (chosen, dev_scores) in choice.items():
         if name == model:
             params[f"{task}.prompt"] = chosen
             metrics.update({f"{task}.dev.{t}.accuracy": v for t, v in dev_scores.items()})
@@ -125,23 +121,6 @@ def _task_metrics(summaries: Iterable[Any], model: str) -> dict[str, float]:
     return metrics
 
 
-def _summary_row(s: Any) -> dict[str, Any]:
-    """One summary as results.json writes it (``category`` only in ``by_category``)."""
-    row = {
-        "model": s.model,
-        "role": s.role,
-        "task": s.task,
-        **({"category": s.category} if s.category else {}),
-        "n": s.n,
-        "accuracy": s.score,
-        "ci_low": s.ci_low,
-        "ci_high": s.ci_high,
-        "invalid_rate": s.invalid_rate,
-        "errors": s.errors,
-    }
-    return {**row, "metrics": dict(s.metrics)} if s.metrics else row
-
-
 def _usage_metrics(frame: Any) -> dict[str, float]:
     """Tokens, dollars, latency, cache use and failed calls of one model's rows.
 
@@ -167,95 +146,56 @@ def _usage_metrics(frame: Any) -> dict[str, float]:
     return metrics
 
 
-def _distinct(values: Any) -> list[str]:
-    return sorted({str(v) for v in values.dropna() if str(v)})
-
-
-def _provider_params(frame: Any) -> dict[str, str]:
-    """The model versions and system fingerprints the provider reported for these rows.
+def _provider_params(entry: ModelEntry) -> dict[str, str]:
+    """The model versions and system fingerprints the provider reported for the model.
 
     An API name such as ``openai/gpt-4o`` points at whatever the provider serves that
     day; these values are how a re-run months later shows whether it changed.
     """
-    params = {}
-    for column, name in (
-        ("provider_model", "provider.model"),
-        ("system_fingerprint", "provider.system_fingerprint"),
-    ):
-        values = _distinct(frame[column])
-        if values:
-            params[name] = ",".join(values)[:_MAX_PARAM]
+    params = {
+        "provider.model": ",".join(entry.provider_models),
+        "provider.system_fingerprint": ",".join(entry.system_fingerprints),
+    }
+    return {name: value[:_MAX_PARAM] for name, value in params.items() if value}
+
+
+def _task_params(tasks: Iterable[TaskEntry]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for task in tasks:
+        params[f"task.{task.name}.fingerprint"] = task.fingerprint
+        params[f"task.{task.name}.prompt_hash"] = task.prompt_hash
+        params[f"task.{task.name}.n"] = task.n
     return params
 
 
-def results_document(
-    run: DomainRun, summaries: Iterable[Any], categories: Iterable[Any] = ()
-) -> dict[str, Any]:
-    """``results.json``: the documented, stable summary of a run (see README)."""
-    config = run.config
-    frame = to_frame(run.rows)
-    return {
-        "schema": "genspec.results/1",
-        "genspec_version": __version__,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "domain": config.domain,
-        "roster": config.roster.name,
-        "smoke": config.roster.smoke,
-        "data": config.data.source,
-        "prompt": config.prompt,
-        "models": [
-            {
-                "name": m.name,
-                "id": m.id,
-                "role": m.role.value,
-                "backend": m.backend,
-                "base": m.base,
-                "provider_models": _distinct(frame.loc[frame["model"] == m.name, "provider_model"]),
-                "system_fingerprints": _distinct(
-                    frame.loc[frame["model"] == m.name, "system_fingerprint"]
-                ),
-            }
-            for m in run.models
-        ],
-        "tasks": [
-            {
-                "name": p.task.name,
-                "n": len(p.examples),
-                "fingerprint": p.data.fingerprint,
-                "prompt_hash": _prompt_hash(p),
-                "origin": p.data.origin,
-            }
-            for p in run.tasks
-        ],
-        "results": [_summary_row(s) for s in summaries],
-        "by_category": [_summary_row(s) for s in categories],
-    }
-
-
 def log_domain_run(
-    run: DomainRun,
-    summaries: list[Any],
+    config: RunConfig,
+    models: Sequence[ModelSpec],
+    rows: Sequence[ExampleResult],
+    documents: RunDocuments,
     plain_config: Mapping[str, Any],
-    evidence: Any | None = None,
+    *,
+    prompt_choice: PromptChoice | None = None,
     plots: Iterable[Path] = (),
-    categories: Sequence[Any] = (),
 ) -> Delivery:
     """Log everything about one domain run: to MLflow, or to the outbox if that fails.
 
-    ``categories`` are per-category summaries (tasks that report by category), logged
-    as metrics of each model's run and in ``results.json``.
+    ``documents`` are logged as they are (``rows.json`` with its labels passed through
+    the ``tracking.examples`` policy); their per-task and per-category scores are also
+    each model's metrics. ``prompt_choice`` maps (model, task) to the template used and
+    the dev accuracy of each candidate.
 
     Everything is recorded to disk first (:mod:`genspec.tracking.outbox`) with the
     names of MLflow's fluent API, then uploaded in one go.
     """
-    config = run.config
+    results, evidence = documents.results, documents.verdict
     experiment = config.tracking.experiment or f"genspec-{config.domain}"
     folder = new_folder(Path(config.tracking.outbox).expanduser())
     hide = functools.partial(
         hide_data_dir, mode=config.tracking.examples, data_dir=config.data.dir
     )
     mlflow = Recorder(folder, experiment, tracking_uri(config.tracking), hide)
-    frame = to_frame(run.rows)
+    frame = to_frame(rows)
     logged = protect(frame, config.tracking.examples)
     now = dt.datetime.now(dt.timezone.utc)
     stamp = now.astimezone().strftime("%Y-%m-%d %H:%M:%S")
@@ -267,7 +207,7 @@ def log_domain_run(
         "genspec.version": __version__,
     }
     if config.shard:
-        fingerprints = {p.task.name: p.data.fingerprint for p in run.tasks}
+        fingerprints = {t.name: t.fingerprint for t in results.tasks}
         tags["genspec.shard"] = config.shard
         tags["genspec.shard_group"] = group_key(plain_config, fingerprints)
     with mlflow.start_run(run_name=f"{config.domain} · {config.roster.name} · {stamp}", tags=tags):
@@ -280,39 +220,39 @@ def log_domain_run(
             "shots": config.shots,
             "limit": config.limit,
             "seed": config.seed,
-            "tasks": ",".join(p.task.name for p in run.tasks),
+            "tasks": ",".join(t.name for t in results.tasks),
+            **_task_params(results.tasks),
         }
-        for prepared in run.tasks:
-            name = prepared.task.name
-            params[f"task.{name}.fingerprint"] = prepared.data.fingerprint
-            params[f"task.{name}.prompt_hash"] = _prompt_hash(prepared)
-            params[f"task.{name}.n"] = len(prepared.examples)
         mlflow.log_params(params)
         from genspec.plan import log_registration
 
         log_registration(mlflow, config)  # α, correction, margin; the plan and its hash
         mlflow.log_dict(redact(dict(plain_config)), "config.yaml")
-        mlflow.log_dict(results_document(run, summaries, categories), "results.json")
-        label = row_label(config.tracking.examples, {r.category for r in run.rows})
-        mlflow.log_dict(rows_document(run, _positions(run), label), "rows.json")
-        if evidence is not None:
-            mlflow.log_dict(evidence.to_dict(), "verdict.json")
-            mlflow.log_text(evidence.to_markdown(), "verdict.md")
+        mlflow.log_dict(results.to_json(), "results.json")
+        label = row_label(config.tracking.examples, {r.category for r in rows})
+        mlflow.log_dict(documents.rows.relabelled(label).to_json(), "rows.json")
+        mlflow.log_dict(evidence.to_json(), "verdict.json")
+        mlflow.log_text(domain_markdown(evidence), "verdict.md")
         for plot in plots:
             mlflow.log_artifact(str(plot), artifact_path="plots")
-        for model in run.models:
-            rows = frame[frame["model"] == model.name]
+        entries = {m.name: m for m in results.models}
+        for model in models:
+            model_rows = frame[frame["model"] == model.name]
             with mlflow.start_run(
                 run_name=model.name, nested=True, tags={**tags, "genspec.role": model.role.value}
             ):
-                choice_params, dev_metrics = _prompt_choice(run, model.name)
+                choice_params, dev_metrics = _prompt_choice(prompt_choice or {}, model.name)
                 mlflow.log_params(
-                    {**_model_params(model), **_provider_params(rows), **choice_params}
+                    {
+                        **_model_params(model),
+                        **_provider_params(entries[model.name]),
+                        **choice_params,
+                    }
                 )
                 mlflow.log_metrics(
                     {
-                        **_task_metrics([*summaries, *categories], model.name),
-                        **_usage_metrics(rows),
+                        **_task_metrics([*results.results, *results.by_category], model.name),
+                        **_usage_metrics(model_rows),
                         **dev_metrics,
                     }
                 )
@@ -321,13 +261,3 @@ def log_domain_run(
                         task_rows.reset_index(drop=True), artifact_file=f"examples/{task}.json"
                     )
     return deliver(mlflow)
-
-
-def _positions(run: DomainRun) -> dict[tuple[str, str, str], int]:
-    """Each item's place in its task's test or dev file: the same in every shard, and in
-    file order, which is the order the engine scores them in."""
-    positions = {}
-    for prepared in run.tasks:
-        for split, items in (("test", prepared.data.test), ("dev", prepared.data.dev)):
-            positions.update({(prepared.task.name, split, ex.id): i for i, ex in enumerate(items)})
-    return positions

@@ -15,19 +15,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genspec.documents import ResultsDocument, RowsDocument
 from genspec.errors import GenspecError
+from genspec.evidence import DomainEvidence
 
 
 @dataclass(frozen=True)
 class StoredRun:
-    """A parent genspec run as logged: its ids, tags and the verdict/results documents."""
+    """A parent genspec run as logged: its ids, tags and the verdict/results documents
+    (None when the run has none, e.g. an older or failed run)."""
 
     run_id: str
     experiment: str
     domain: str
     started: dt.datetime
-    verdict: dict[str, Any]
-    results: dict[str, Any]
+    verdict: DomainEvidence | None
+    results: ResultsDocument | None
     shards: tuple[str, ...] = ()  # the shard runs merged into this one, if any
 
 
@@ -138,13 +141,15 @@ def _group(run: Any) -> str | None:
 
 
 def _stored(client: Any, run: Any, experiment: str) -> StoredRun:
+    verdict = _artifact_json(client, run.info.run_id, "verdict.json")
+    results = _artifact_json(client, run.info.run_id, "results.json")
     return StoredRun(
         run_id=run.info.run_id,
         experiment=experiment,
         domain=run.data.tags["genspec.domain"],
         started=dt.datetime.fromtimestamp(run.info.start_time / 1000),
-        verdict=_artifact_json(client, run.info.run_id, "verdict.json"),
-        results=_artifact_json(client, run.info.run_id, "results.json"),
+        verdict=DomainEvidence.from_json(verdict) if verdict else None,
+        results=ResultsDocument.from_json(results) if results else None,
     )
 
 
@@ -154,7 +159,8 @@ def _merged(client: Any, members: list[Any], experiment: str) -> StoredRun:
     A missing shard is an error, not a smaller sample: the report would otherwise
     present part of the items as the whole.
     """
-    from genspec.shards import Shard, merge
+    from genspec.config.shard import Shard
+    from genspec.shards import merge
 
     newest: dict[int, Any] = {}
     count = 0
@@ -171,7 +177,13 @@ def _merged(client: Any, members: list[Any], experiment: str) -> StoredRun:
         )
     runs = [newest[i] for i in range(1, count + 1)]
     first = _stored(client, runs[0], experiment)
-    rows = [_artifact_json(client, r.info.run_id, "rows.json") for r in runs]
+    documents = [_artifact_json(client, r.info.run_id, "rows.json") for r in runs]
+    if first.results is None or first.verdict is None or not all(documents):
+        raise GenspecError(
+            f"Domain '{domain}': a shard run has no readable results.json, verdict.json or "
+            "rows.json; re-run that shard."
+        )
+    rows = [RowsDocument.from_json(d) for d in documents]
     results, verdict = merge(rows, first.results, first.verdict)
     return StoredRun(
         run_id="+".join(r.info.run_id for r in runs),

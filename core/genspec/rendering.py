@@ -1,0 +1,271 @@
+"""The evidence as text: Markdown for ``verdict.md`` and the report, and the cells of
+the comparison tables that :mod:`genspec.console` draws in the terminal.
+
+Formatting lives here and nowhere else: the numbers come from
+:mod:`genspec.evidence` records, unchanged, and the same helpers print them in the
+Markdown, the terminal and the verdict's reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from genspec.evidence import (
+    GENERALIST_VS_SPECIALIST,
+    POOLED,
+    SPECIALIST_VS_BASE,
+    CrossDomainVerdict,
+    DomainEvidence,
+)
+from genspec.stats.verdict import Verdict
+
+SMOKE_LABEL = (
+    "Smoke run on tiny bundled or stand-in models: it checks the pipeline and is not "
+    "evidence about the claim."
+)
+
+
+# --- numbers as text -----------------------------------------------------------------
+
+
+def level(alpha: float) -> str:
+    """The confidence level of an interval at ``alpha`` ("95%")."""
+    return f"{100 * (1 - alpha):g}%"
+
+
+def pct(value: float | None) -> str:
+    """A score in [0, 1] as a percentage with one decimal ("—" when unknown)."""
+    return "—" if value is None else f"{100 * value:.1f}"
+
+
+def pp(value: float | None) -> str:
+    """A difference in percentage points, always signed."""
+    return "—" if value is None else f"{100 * value:+.1f}"
+
+
+def ci_text(low: float | None, high: float | None) -> str:
+    """An interval of differences in percentage points."""
+    return "—" if low is None or high is None else f"{pp(low)} to {pp(high)}"
+
+
+def p_text(value: float | None) -> str:
+    """A p-value for a table cell."""
+    if value is None:
+        return "—"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def p_phrase(value: float) -> str:
+    """A p-value for a sentence."""
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def _share(count: int | None, n: int) -> str:
+    return "—" if count is None or not n else f"{100 * count / n:.0f}"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+        "",
+    ]
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
+# --- one domain ------------------------------------------------------------------------
+
+
+def domain_markdown(evidence: DomainEvidence) -> str:
+    """``verdict.md``: the verdict, comparison tables, choices, reported numbers, notes."""
+    lines = markdown_head(evidence)
+    for kind in (GENERALIST_VS_SPECIALIST, SPECIALIST_VS_BASE):
+        table = comparison_table(evidence, kind)
+        if table is not None:
+            lines += [f"### {table.title}", "", table.legend, ""]
+            lines += _table(list(table.headers), [list(row) for row in table.rows])
+    lines += markdown_tail(evidence)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def markdown_head(evidence: DomainEvidence) -> list[str]:
+    """Markdown lines: the verdict, the smoke label and the reason."""
+    lines = [f"## Verdict · {evidence.domain}: **{evidence.verdict.value.upper()}**", ""]
+    if evidence.smoke:
+        lines += [f"> {SMOKE_LABEL}", ""]
+    return [*lines, _sentence(evidence.reason), ""]
+
+
+def markdown_tail(evidence: DomainEvidence) -> list[str]:
+    """Markdown lines: how each side was chosen, published numbers and notes.
+
+    A choice that is the same for every task (one model per role) is listed once.
+    """
+    lines: list[str] = []
+    if evidence.choices:
+        lines += ["### How each side was chosen (never on the test items)", ""]
+        grouped: dict[tuple[str, str | None, str, str], list[str]] = {}
+        for c in evidence.choices:
+            grouped.setdefault((c.role, c.model, c.method, c.detail), []).append(c.task)
+        tasks = {c.task for c in evidence.choices}
+        for (role, model, method, detail), where in grouped.items():
+            scope = "every task" if len(tasks) > 1 and set(where) == tasks else ", ".join(where)
+            lines.append(f"- {scope} · {role}: {model or '—'} ({method}: {detail})")
+        lines.append("")
+    if evidence.reported:
+        lines += ["### Published numbers (reported, not tested)", ""]
+        lines += _table(
+            ["model", "task", "role", "score %", "source"],
+            [[r.model, r.task, r.role, pct(r.score), r.source] for r in evidence.reported],
+        )
+    if evidence.notes:
+        lines += ["### Notes", "", *[f"- {note}" for note in evidence.notes], ""]
+    return lines
+
+
+# --- across domains --------------------------------------------------------------------
+
+
+def cross_markdown(verdict: CrossDomainVerdict) -> str:
+    """The cross-domain verdict and one line per domain."""
+    lines = [f"## Across domains: **{verdict.verdict.value.upper()}**", ""]
+    if verdict.smoke:
+        lines += [f"> {SMOKE_LABEL}", ""]
+    lines += [_sentence(verdict.reason), ""]
+    lines += _table(
+        [
+            "domain",
+            "verdict",
+            "n",
+            "generalist − specialist (pp)",
+            f"{level(verdict.alpha)} CI",
+            "p",
+            "smoke",
+        ],
+        [
+            [
+                d.domain,
+                d.verdict.value,
+                "—" if d.n is None else str(d.n),
+                pp(d.difference),
+                ci_text(d.ci_low, d.ci_high),
+                p_text(d.p_value),
+                "yes" if d.smoke else "no",
+            ]
+            for d in verdict.domains
+        ],
+    )
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --- comparison tables -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Section:
+    title: str
+    side_a: str
+    side_b: str
+    words: Mapping[Verdict, str]  # how a verdict reads in this table
+
+
+_SECTIONS = {
+    GENERALIST_VS_SPECIALIST: _Section(
+        "Generalist vs specialist",
+        "generalist",
+        "specialist",
+        {Verdict.HOLDS: "holds", Verdict.FAILS: "fails", Verdict.INCONCLUSIVE: "inconclusive"},
+    ),
+    SPECIALIST_VS_BASE: _Section(
+        "Specialist vs its base model",
+        "specialist",
+        "base",
+        {
+            Verdict.HOLDS: "specialist better",
+            Verdict.FAILS: "base better",
+            Verdict.INCONCLUSIVE: "inconclusive",
+        },
+    ),
+}
+_SHORT_HEADERS = {"diff (pp)": "diff pp", "p adj.": "p adj", "MDE (pp)": "MDE pp"}
+_CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini–Hochberg"}
+
+
+@dataclass(frozen=True)
+class ComparisonTable:
+    """One kind of comparison as text cells, for Markdown here and rich in the terminal."""
+
+    title: str
+    legend: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+def comparison_table(
+    evidence: DomainEvidence, kind: str, compact: bool = False
+) -> ComparisonTable | None:
+    """The per-task and pooled rows of one kind of comparison (None when there are none).
+
+    ``compact`` leaves out what an 80-column terminal cannot fit and the results table
+    and choice list already show (model names, their scores, the test's name); the
+    Markdown and MLflow copies keep every column.
+    """
+    rows = [c for c in evidence.comparisons if c.kind == kind]
+    if not rows:
+        return None
+    section = _SECTIONS[kind]
+    a, b = section.side_a, section.side_b
+    legend = (
+        f"Difference = {a} − {b} in percentage points, on paired items; p adjusted across "
+        f"tasks ({_CORRECTION_NAMES[evidence.correction]}); α = {evidence.alpha}. "
+        "MDE: the smallest difference this n detects with 80% power."
+    )
+    if not compact:
+        legend += " Differ: items the two models answered differently."
+    else:  # no room for that column in 80 columns: the pooled share, in words
+        legend += "".join(
+            f" {c.model_a} and {c.model_b} answered {_share(c.disagree, c.result.n)}% of the "
+            f"{c.result.n} items differently."
+            for c in evidence.pooled
+            if c.kind == kind == SPECIALIST_VS_BASE and c.disagree is not None
+        )
+    full = ("task", a, b, "n", f"{a} %", f"{b} %", "diff (pp)", f"{level(evidence.alpha)} CI",
+            "test", "p", "p adj.", "MDE (pp)", "differ %", "verdict")  # fmt: skip
+    cells = []
+    for row in [*rows, *(c for c in evidence.pooled if c.kind == kind)]:
+        pooled = row.task == POOLED
+        cells.append(
+            (
+                f"**{row.task}**" if pooled and not compact else row.task,
+                row.model_a,
+                row.model_b,
+                str(row.result.n),
+                pct(row.result.score_a),
+                pct(row.result.score_b),
+                pp(row.result.difference),
+                ci_text(row.result.ci_low, row.result.ci_high),
+                row.result.test,
+                p_text(row.result.p_value),
+                "—" if pooled else p_text(row.p_adjusted),
+                pct(row.mde),
+                _share(row.disagree, row.result.n),
+                section.words[row.verdict],
+            )
+        )
+    keep = range(len(full))
+    headers = full
+    if compact:
+        dropped = {a, b, f"{a} %", f"{b} %", "test", "differ %"}
+        keep = [i for i, header in enumerate(full) if header not in dropped]
+        headers = tuple(_SHORT_HEADERS.get(h, h) for h in full)
+    return ComparisonTable(
+        section.title,
+        legend,
+        tuple(headers[i] for i in keep),
+        tuple(tuple(row[i] for i in keep) for row in cells),
+    )
