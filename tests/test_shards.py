@@ -114,7 +114,7 @@ def test_a_parallel_sweep_finds_the_local_store_already_created(
     conf = write_roster(workdir / "conf", "dry", MOCK_MODELS)
     tables: set[str] = set()
 
-    def launch(overrides: list[str], config_dir: str | None) -> list[dict[str, Any]]:
+    def launch(overrides: list[str], config_dir: str | None, configs: Any) -> list[dict[str, Any]]:
         with sqlite3.connect(workdir / "mlflow.db") as db:
             query = "SELECT name FROM sqlite_master WHERE type='table'"
             tables.update(name for (name,) in db.execute(query))
