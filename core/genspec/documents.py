@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from genspec.axes.records import AxisSummary
 from genspec.config.schema import ModelSpec
 from genspec.evidence import DomainEvidence, ModelTaskSummary, check_schema
 
@@ -119,8 +120,10 @@ class ResultsDocument:
     tasks: tuple[TaskEntry, ...]
     results: tuple[ModelTaskSummary, ...]
     by_category: tuple[ModelTaskSummary, ...]
+    axes: tuple[AxisSummary, ...] = ()  # metrics of the axes beside accuracy (genspec.axes)
 
     def to_json(self) -> dict[str, Any]:
+        axes = {"axes": [a.to_json() for a in self.axes]} if self.axes else {}
         return {
             "schema": RESULTS_SCHEMA,
             "genspec_version": self.genspec_version,
@@ -134,6 +137,7 @@ class ResultsDocument:
             "tasks": [t.to_json() for t in self.tasks],
             "results": [s.to_json() for s in self.results],
             "by_category": [s.to_json() for s in self.by_category],
+            **axes,
         }
 
     @classmethod
@@ -151,6 +155,7 @@ class ResultsDocument:
             tasks=tuple(TaskEntry.from_json(t) for t in data["tasks"]),
             results=tuple(ModelTaskSummary.from_json(r) for r in data["results"]),
             by_category=tuple(ModelTaskSummary.from_json(r) for r in data.get("by_category", [])),
+            axes=tuple(AxisSummary.from_json(a) for a in data.get("axes", [])),
         )
 
     def with_analysis(self, analysis: Analysis, counts: Mapping[str, int]) -> ResultsDocument:

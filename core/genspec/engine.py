@@ -18,6 +18,10 @@ from typing import TYPE_CHECKING, NamedTuple
 from genspec import shards
 from genspec.adapt.plan import Plan, bind_plans
 from genspec.adapt.training import OpenBar, train_missing
+from genspec.axes import extra_axes
+from genspec.axes.perturbations import BUILT_IN
+from genspec.axes.probe import Probe, measure
+from genspec.axes.records import AxisItem
 from genspec.backends.base import Backend
 from genspec.backends.registry import backend_class
 from genspec.cache import ResponseCache
@@ -90,6 +94,8 @@ class DomainRun:
     # wall clock (s since the epoch) of the run and of each model's work: MLflow's times
     started: float = field(default_factory=time.time)
     model_times: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # what the axes beyond accuracy measured (genspec.axes); empty under axes=[accuracy]
+    axis_items: list[AxisItem] = field(default_factory=list)
 
 
 class Progress:
@@ -370,6 +376,7 @@ class _ModelRunner:
         self.load_as = load_as or model
         self.judge = judge  # the run's judge model, for tasks with a judge step
         self.identity = backend_class(model.backend).identity(model)
+        self.seen: dict[str, Response] = {}  # this run's answers, for the axes to ask again
 
     def answer(self, requests: Sequence[Request], bar: str) -> list[Response]:
         keys = [request_key(self.identity, r) for r in requests]
@@ -391,7 +398,42 @@ class _ModelRunner:
                 self.run.problems.append(f"model '{self.model.name}' failed ({bar}): {message}")
                 for index in missing:
                     responses.setdefault(index, Response(error=message))
-        return [responses[i] for i in range(len(requests))]
+        answered = [responses[i] for i in range(len(requests))]
+        self.seen.update((k, r) for k, r in zip(keys, answered, strict=True) if not r.error)
+        return answered
+
+    def answer_again(self, requests: Sequence[Request], bar: str) -> list[Response]:
+        """Like :meth:`answer`, but a request this run already answered is taken from
+        memory: an axis's original items are never paid twice, whatever the cache mode."""
+        keys = [request_key(self.identity, r) for r in requests]
+        new = [i for i, k in enumerate(keys) if k not in self.seen]
+        fresh = dict(zip(new, self.answer([requests[i] for i in new], bar), strict=True))
+        self.progress.advance(bar, len(requests) - len(new))
+        return [fresh[i] if i in fresh else self.seen[k] for i, k in enumerate(keys)]
+
+    def probe(self, prepared: PreparedTask, template: PromptTemplate) -> list[AxisItem]:
+        """The run's axes beyond accuracy on this task's test items (none by default),
+        asked with the same template, shots and scoring method as the test items."""
+        config = self.run.config
+        axes = extra_axes(config.axes)
+        if not axes:
+            return []
+        task = prepared.task
+        return measure(
+            axes,
+            Probe(
+                model=self.model,
+                task=task,
+                examples=prepared.examples,
+                seed=config.seed,
+                request=lambda ex: _request(prepared, template, ex, self.model, config),
+                judge=lambda ex, req, resp: _judge(task, ex, req, resp),
+                ask=self.answer_again,
+                start=self.progress.start,
+                perturbations=[*BUILT_IN, *registry().perturbations.get(task.domain, [])],
+                bar=_bar(self.model.name, task.name, "test", ""),
+            ),
+        )
 
     def score(
         self,
@@ -516,6 +558,7 @@ def run(
                     chosen = max(dev_scores, key=dev_scores.__getitem__)  # ties: first candidate
                 result.prompt_choice[model.name, task.task.name] = (chosen, dev_scores)
                 result.rows += runner.score(task, task.templates[chosen], task.examples, "test")
+                result.axis_items += runner.probe(task, task.templates[chosen])
             result.model_times[model.name] = (began, time.time())
     finally:
         cache.close()

@@ -164,6 +164,9 @@ class DomainEvidence:
     pooled: tuple[Comparison, ...]
     reported: tuple[ReportedRow, ...]
     notes: tuple[str, ...]
+    # the same analysis on each axis beside accuracy (genspec.axes), by axis name; saved
+    # in verdict.json under "axes" only when a run measured one
+    axes: Mapping[str, DomainEvidence] = field(default_factory=dict)
 
     @property
     def headline(self) -> Comparison | None:
@@ -187,6 +190,7 @@ class DomainEvidence:
             "pooled": [c.to_json() for c in self.pooled],
             "reported": [_plain(r) for r in self.reported],
             "notes": list(self.notes),
+            **({"axes": {k: v.to_json() for k, v in self.axes.items()}} if self.axes else {}),
         }
 
     @classmethod
@@ -207,6 +211,7 @@ class DomainEvidence:
             pooled=tuple(Comparison.from_json(c) for c in data["pooled"]),
             reported=tuple(_build(ReportedRow, r) for r in data["reported"]),
             notes=tuple(data["notes"]),
+            axes={k: cls.from_json(v) for k, v in data.get("axes", {}).items()},
         )
 
 

@@ -43,6 +43,7 @@ DEFAULT_URL = "http://127.0.0.1:8000/v1"
 _TOKEN = re.compile(r"\s*\S+")
 _OPTION_LINE = re.compile(rf"^([{LETTERS}])\. ", re.MULTILINE)
 _LABELS = re.compile(r"one of the options \(([^)]*)\)")
+CONFIDENCE_ASKED = "'Confidence: N'"  # how genspec.axes asks for a stated confidence
 
 #: turns a request body into the answer text
 Policy = Callable[[dict[str, Any]], str]
@@ -91,6 +92,8 @@ def default_answer(body: dict[str, Any]) -> str:
     else:
         options = sorted(set(_OPTION_LINE.findall(prompt))) or list("ABCD")
     answer = options[int(pick * len(options))]
+    if CONFIDENCE_ASKED in prompt:  # genspec's calibration axis: a stated 0-100 confidence
+        return f"The answer is {answer}.\nConfidence: {int(_unit('confidence', prompt) * 101)}"
     return answer if prompt.rstrip().endswith("Answer:") else f"The answer is {answer}."
 
 

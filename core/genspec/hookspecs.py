@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from genspec.axes.perturbations import Perturbation
     from genspec.task import Task
 
 PROJECT = "genspec"
@@ -94,3 +95,16 @@ def genspec_backends() -> dict[str, str | type]:
     retries and bounded concurrency). A roster entry then says ``backend: NAME``. The
     built-in names (hf, litellm, ...) cannot be taken.
     """
+
+
+@hookspec
+def genspec_perturbations(domain: str) -> list[Perturbation]:
+    """Return robustness perturbations for a domain's items (``axes=[robustness]``).
+
+    Called once per domain that some plugin provides; return ``[]`` for others. Each is
+    a :class:`genspec.axes.perturbations.Perturbation`, usually a term map built with
+    ``term_rewording("lay", {"myocardial infarction": ["heart attack"], ...})``: the
+    engine applies it with a seeded RNG per item and compares the answers with the
+    original item's. An item it leaves unchanged is counted apart, never scored.
+    """
+

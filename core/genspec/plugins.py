@@ -19,6 +19,7 @@ from typing import Any
 import pluggy
 
 from genspec import hookspecs
+from genspec.axes.perturbations import BUILT_IN, OPTION_ORDER, Perturbation
 from genspec.errors import UnknownNameError
 from genspec.task import Task, TaskKind
 
@@ -43,6 +44,8 @@ class Registry:
     corpora: dict[str, list[Path]] = field(default_factory=dict)  # domain -> text files/folders
     #: backend name -> (plugin, "module:Class" or the class), from genspec_backends
     backends: dict[str, tuple[str, str | type]] = field(default_factory=dict)
+    #: domain -> robustness perturbations its plugins add (genspec_perturbations)
+    perturbations: dict[str, list[Perturbation]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -216,7 +219,27 @@ def discover() -> Registry:
                 continue
             registry.corpora.setdefault(domain, []).extend(Path(p) for p in paths)
     _collect_backends(manager, registry, hook_problem("backends"))
+    _collect_perturbations(manager, registry, hook_problem("perturbations"))
     return registry
+
+
+def _collect_perturbations(
+    manager: pluggy.PluginManager,
+    registry: Registry,
+    problem: Callable[[str, Exception | str], None],
+) -> None:
+    """Each domain's ``genspec_perturbations``: Perturbation values with unique names."""
+    for domain in registry.domains:
+        hook = manager.hook.genspec_perturbations
+        for plugin, found in _call_each(hook, problem, domain=domain):
+            kept = registry.perturbations.setdefault(domain, [])
+            for perturbation in found or ():
+                if not isinstance(perturbation, Perturbation):
+                    problem(plugin, f"{perturbation!r} is not a Perturbation")
+                elif perturbation.name in {OPTION_ORDER, *(p.name for p in (*BUILT_IN, *kept))}:
+                    problem(plugin, f"perturbation '{perturbation.name}' is already taken")
+                else:
+                    kept.append(perturbation)
 
 
 def _collect_backends(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from dataclasses import replace
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from genspec.analysis import Analysis
+    from genspec.axes.report import AxesReport
     from genspec.documents import RunDocuments
 
 REAL_RUN_HINT = "genspec run domain={domain} roster=paper data=full limit=500"
@@ -43,6 +45,10 @@ def run_domain(
     """Run, report and log one domain; returns the MLflow parent run id, or None when
     the run was kept in the outbox because the tracking store could not be reached."""
     from genspec.analysis import Settings, analyse
+    from genspec.axes.plots import axes_plots
+    from genspec.axes.render import show as show_axes
+    from genspec.axes.report import report as axes_report
+    from genspec.axes.report import with_axes
     from genspec.evidence import ReportedRow
     from genspec.plots import accuracy_plot, forest_plot
     from genspec.tracking.mlflow_log import check_uri, log_domain_run, tracking_uri
@@ -78,6 +84,9 @@ def run_domain(
         reported=tuple(ReportedRow.of(r) for r in roster.reported),
     )
     analysis = analyse(frame, result.models, settings, by_category)
+    axes = axes_report(result.axis_items, frame, result.models, settings)  # None by default
+    if axes is not None:
+        analysis = replace(analysis, evidence=with_axes(analysis.evidence, axes))
     summaries, categories, evidence = analysis.summaries, analysis.categories, analysis.evidence
     console.print(results_table(summaries, f"Results · {config.domain}"))
     for line in failed_calls(frame):
@@ -89,17 +98,20 @@ def run_domain(
     if costs is not None:
         console.print(costs)
     console.print(evidence_view(evidence))
+    if axes is not None:
+        show_axes(console, axes.evidence, axes.summaries, evidence)
 
     with tempfile.TemporaryDirectory() as tmp:
         plots = [
             forest_plot([evidence], Path(tmp) / "forest.png"),
             accuracy_plot(summaries, Path(tmp) / "accuracy.png"),
+            *(axes_plots(axes, tmp) if axes is not None else []),
         ]
         delivery = log_domain_run(
             config,
             result.models,
             result.rows,
-            documents(result, frame, analysis),
+            documents(result, frame, analysis, axes),
             plain_config,
             prompt_choice=result.prompt_choice,
             plots=plots,
@@ -141,8 +153,11 @@ def _smoke_models(roster: RosterConfig, domain: str) -> str:
     return "tiny bundled models"
 
 
-def documents(run: engine.DomainRun, frame: pd.DataFrame, analysis: Analysis) -> RunDocuments:
-    """``results.json``, ``rows.json`` and ``verdict.json`` of a finished run."""
+def documents(
+    run: engine.DomainRun, frame: pd.DataFrame, analysis: Analysis, axes: AxesReport | None = None
+) -> RunDocuments:
+    """``results.json``, ``rows.json`` and ``verdict.json`` of a finished run (with the
+    axes' metrics when the run measured any)."""
     from genspec.documents import ModelEntry, ResultsDocument, RowsDocument, RunDocuments, TaskEntry
 
     config = run.config
@@ -183,6 +198,7 @@ def documents(run: engine.DomainRun, frame: pd.DataFrame, analysis: Analysis) ->
         ),
         results=analysis.summaries,
         by_category=analysis.categories,
+        axes=axes.summaries if axes is not None else (),
     )
     return RunDocuments(results, RowsDocument.build(run.rows, _positions(run)), analysis.evidence)
 

@@ -16,6 +16,7 @@ from genspec.config.schema import ModelSpec
 from genspec.requests import GenerateRequest, LoglikRequest, Response
 
 LETTERS = "ABCDEFGHIJ"
+CONFIDENCE_ASKED = "'Confidence: N'"
 
 
 def _unit(*parts: str) -> float:
@@ -48,10 +49,13 @@ class MockBackend(Backend):
             prompt = request.messages[-1].content
             options = _options(prompt)
             answer = options[self._preferred(prompt, len(options))]
+            # asked for a stated confidence (genspec.axes calibration): a hashed 0-100
+            stated = f"\nConfidence: {int(_unit('confidence', prompt) * 101)}"
             yield (
                 i,
                 Response(
-                    text=f"The answer is {answer}.",
+                    text=f"The answer is {answer}."
+                    + (stated if CONFIDENCE_ASKED in prompt else ""),
                     input_tokens=len(prompt.split()),
                     output_tokens=4,
                 ),

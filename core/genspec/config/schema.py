@@ -254,6 +254,9 @@ class RunConfig(_Strict):
     correction: Literal["holm", "bh"] = "holm"
     margin: float = Field(default=0.03, gt=0, lt=1)
     plan: str | None = None  # a plan file from `genspec plan`: the run must match it
+    # what is measured beside accuracy (genspec.axes): calibration, abstention, robustness,
+    # contamination, or all; the default measures accuracy alone and sends nothing more
+    axes: list[str] = Field(default_factory=lambda: ["accuracy"])
 
     @field_validator("shard", mode="before")
     @classmethod
@@ -261,6 +264,13 @@ class RunConfig(_Strict):
         if value is None:
             return None
         return str(Shard.parse(str(value)))
+
+    @field_validator("axes", mode="before")
+    @classmethod
+    def _axes_known(cls, value: Any) -> list[str]:
+        from genspec.axes import resolve
+
+        return resolve(value)
 
     @field_validator("tasks", mode="before")
     @classmethod

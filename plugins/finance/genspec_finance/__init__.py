@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 import genspec
+from genspec.axes.perturbations import Perturbation
 from genspec.toolkit import (
     HubSource,
     RowError,
@@ -30,6 +31,7 @@ from genspec.toolkit import (
     table,
 )
 from genspec.toolkit.suites import mmlu_task, parquet_export
+from genspec_finance import wording
 
 DOMAIN = "finance"
 SENTIMENT = ("negative", "neutral", "positive")
@@ -129,6 +131,12 @@ def genspec_tasks() -> list[Task]:
 @genspec.hookimpl
 def genspec_domain() -> str:
     return DOMAIN
+
+
+@genspec.hookimpl
+def genspec_perturbations(domain: str) -> list[Perturbation]:
+    """Term maps for the robustness axis (see :mod:`genspec_finance.wording`)."""
+    return wording.perturbations() if domain == DOMAIN else []
 
 
 genspec_corpus = corpus_hook(DOMAIN, __file__)

@@ -7,6 +7,7 @@ hub dataset lives and what its fields mean is in ``data/SOURCES.md``.
 from __future__ import annotations
 
 import genspec
+from genspec.axes.perturbations import Perturbation
 from genspec.toolkit import (
     HubSource,
     Task,
@@ -17,6 +18,7 @@ from genspec.toolkit import (
     rosters_hook,
 )
 from genspec.toolkit.suites import YES_NO, legalbench_task, mmlu_task
+from genspec_legal import wording
 
 DOMAIN = "legal"
 ABERCROMBIE_LABELS = ("generic", "descriptive", "suggestive", "arbitrary", "fanciful")
@@ -84,6 +86,12 @@ def genspec_tasks() -> list[Task]:
 @genspec.hookimpl
 def genspec_domain() -> str:
     return DOMAIN
+
+
+@genspec.hookimpl
+def genspec_perturbations(domain: str) -> list[Perturbation]:
+    """Term maps for the robustness axis (see :mod:`genspec_legal.wording`)."""
+    return wording.perturbations() if domain == DOMAIN else []
 
 
 genspec_corpus = corpus_hook(DOMAIN, __file__)

@@ -8,6 +8,7 @@ else comes from :mod:`genspec.toolkit`.
 from __future__ import annotations
 
 import genspec
+from genspec.axes.perturbations import Perturbation
 from genspec.toolkit import (
     HubSource,
     Task,
@@ -22,7 +23,7 @@ from genspec.toolkit import (
     rosters_hook,
 )
 from genspec.toolkit.suites import mmlu_task
-from genspec_medical import ddx
+from genspec_medical import ddx, wording
 
 DOMAIN = "medical"
 JAMA_SCHEMA = (
@@ -144,6 +145,12 @@ def genspec_tasks() -> list[Task]:
 @genspec.hookimpl
 def genspec_domain() -> str:
     return DOMAIN
+
+
+@genspec.hookimpl
+def genspec_perturbations(domain: str) -> list[Perturbation]:
+    """Term maps for the robustness axis (see :mod:`genspec_medical.wording`)."""
+    return wording.perturbations() if domain == DOMAIN else []
 
 
 genspec_corpus = corpus_hook(DOMAIN, __file__)
