@@ -17,6 +17,7 @@ from genspec.config.schema import DataConfig, ModelSpec, RosterConfig
 from genspec.data import dev_parts, load_task_data
 from genspec.fairness import MixedScoringError, scoring_label
 from genspec.plugins import registry
+from genspec.results import ExampleResult, to_frame
 
 
 def mock(name: str, role: str, **fields: object) -> dict[str, object]:
@@ -170,3 +171,90 @@ def test_matched_names_a_generalist_of_the_roster() -> None:
         RosterConfig(models=[mock("s", "specialist", matched="nobody")])
     roster = RosterConfig(models=[mock("g", "generalist"), mock("s", "specialist", matched="g")])
     assert roster.models[1].matched == "g"
+
+
+def test_size_and_date_plots_and_facts_reach_mlflow(workdir: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    models = [
+        mock("gen", "generalist", params_b=200, estimated=True, released="2024-05-13"),
+        mock("spec", "specialist", params_b=7, released="2023-11-27", family="llama-2"),
+        mock("other", "specialist"),  # no facts: left out of both plots, and said so
+    ]
+    conf = write_roster(workdir / "conf", "facts", models)
+    args = ["run", "roster=facts", "tasks=[medqa]", "limit=3", "--config-dir", str(conf)]
+    outcome = CliRunner().invoke(cli, args)
+    assert outcome.exit_code == 0, outcome.output
+    store = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
+    runs = store.search_runs([store.get_experiment_by_name("genspec-medical").experiment_id])
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    plots = {a.path for a in store.list_artifacts(parent.info.run_id, "plots")}
+    assert {"plots/accuracy_vs_size.png", "plots/accuracy_vs_date.png"} <= plots
+    children = {r.data.tags["mlflow.runName"]: r.data.params for r in runs if r is not parent}
+    assert children["gen"]["model.params_b"] == "200 (estimated)"
+    assert children["spec"]["model.released"] == "2023-11-27"
+    assert children["spec"]["model.family"] == "llama-2"
+    assert "model.params_b" not in children["other"]
+
+
+# --- the analysis chooses as declared, and ranks dev as the engine did ------------------
+
+
+def _rows(model: ModelSpec, split: str, outcomes: list[float | None]) -> list[ExampleResult]:
+    """One row per item: 1/0 an answer, None a failed call (the engine scores it 0)."""
+    return [
+        ExampleResult(
+            task="medqa",
+            example_id=f"q{i}",
+            model=model.name,
+            role=model.role.value,
+            prediction="A",
+            gold="A",
+            correct=outcome or 0.0,
+            invalid=False,
+            category="",
+            prompt="",
+            raw_output="",
+            input_tokens=0,
+            output_tokens=0,
+            cost_usd=None,
+            latency_s=0.0,
+            cached=False,
+            error=None if outcome is not None else "timeout",
+            split=split,
+            template="zero_shot",
+        )
+        for i, outcome in enumerate(outcomes)
+    ]
+
+
+def test_best_true_is_the_analysis_choice_and_failed_dev_calls_count_zero() -> None:
+    from genspec.analysis import compare
+
+    gen2 = ModelSpec(name="gen2", id="g2", role="generalist", backend="mock")
+    gen = ModelSpec(name="gen", id="g", role="generalist", backend="mock")
+    spec = ModelSpec(name="spec", id="s", role="specialist", backend="mock")
+    test = [_rows(m, "test", [1, 0, 1, 0]) for m in (gen2, gen, spec)]
+    # on dev, gen answered 3 of 3 but one call failed: 3/4 for the engine, as gen2's 3/4;
+    # the tie goes to roster order (gen2). Dropping the failure would crown gen (3/3).
+    dev = _rows(gen2, "dev", [1, 1, 1, 0]) + _rows(gen, "dev", [1, 1, 1, None])
+    frame = to_frame([row for rows in test for row in rows] + dev)
+    chosen = compare(frame, [gen2, gen, spec]).choices
+    assert [(c.model, c.method) for c in chosen if c.role == "generalist"] == [("gen2", "dev")]
+
+    declared = [gen2, gen.model_copy(update={"best": True}), spec]
+    chosen = compare(frame, declared).choices
+    assert [(c.model, c.method) for c in chosen if c.role == "generalist"] == [("gen", "declared")]
+
+
+def test_a_mixed_run_says_so_in_its_verdict() -> None:
+    from genspec.analysis import MIXED_NOTE, Settings, compare
+
+    gen = ModelSpec(name="gen", id="g", role="generalist", backend="mock")
+    spec = ModelSpec(name="spec", id="s", role="specialist", backend="mock", scoring="loglik")
+    frame = to_frame(_rows(gen, "test", [1, 1, 0, 1]) + _rows(spec, "test", [0, 1, 0, 0]))
+    mixed = compare(frame, [gen, spec], scoring="mixed")
+    assert mixed.reason.startswith(MIXED_NOTE) and MIXED_NOTE in mixed.notes
+    assert Settings.of(mixed).scoring == "mixed"  # a re-read (report, shard merge) keeps it
+    plain = compare(frame, [gen, spec], scoring="generate")
+    assert MIXED_NOTE not in plain.reason and MIXED_NOTE not in plain.notes

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from genspec.config.schema import ModelSpec
 from genspec.evidence import (
     GENERALIST_VS_SPECIALIST,
     POOLED,
@@ -127,3 +128,69 @@ def accuracy_plot(
     axes.set_xlabel("score (%), 95% CI")
     axes.set_title("Score per model and task", fontsize=10)
     return _save(figure, path)
+
+
+ROLE_MARKERS = {"generalist": "o", "specialist": "s", "base": "^"}
+
+
+def scale_plots(
+    summaries: Sequence[ModelTaskSummary], models: Sequence[ModelSpec], folder: Path | str
+) -> list[Path]:
+    """Accuracy against size (log scale) and against release date, one point per model.
+
+    A model's point is its mean score over the run's tasks; role is marked by colour and
+    shape. They test the reading "the bigger (or newer) model simply wins": a roster whose
+    specialists are small and old shows it at a glance. Models without the declared fact
+    (``params_b``, ``released``) are left out of that plot, and counted in its title.
+    """
+    means: dict[str, list[float]] = {}
+    for s in summaries:
+        if s.score is not None:
+            means.setdefault(s.model, []).append(s.score)
+    scored = [(m, 100 * sum(means[m.name]) / len(means[m.name])) for m in models if m.name in means]
+    folder = Path(folder)
+    sized = [(m, m.params_b, y) for m, y in scored if m.params_b is not None]
+    dated = [(m, m.released, y) for m, y in scored if m.released is not None]
+    size = _scatter(sized, len(scored), "size (billions of parameters, log scale)", log=True)
+    date = _scatter(dated, len(scored), "release date", log=False)
+    return [
+        _save(size, folder / "accuracy_vs_size.png"),
+        _save(date, folder / "accuracy_vs_date.png"),
+    ]
+
+
+def _scatter(
+    points: Sequence[tuple[ModelSpec, object, float]], total: int, xlabel: str, *, log: bool
+) -> Figure:
+    figure = _figure(8)
+    axes = figure.subplots()
+    for role in ROLE_COLOURS:
+        mine = [(m, x, y) for m, x, y in points if m.role.value == role]
+        if mine:
+            axes.scatter(
+                [x for _, x, _ in mine],
+                [y for _, _, y in mine],
+                color=ROLE_COLOURS[role],
+                marker=ROLE_MARKERS[role],
+                label=role,
+            )
+        for model, x, y in mine:
+            shown = f"{model.name}{' (est.)' if model.estimated and log else ''}"
+            axes.annotate(shown, (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    if log:
+        axes.set_xscale("log")
+    axes.set_ylim(0, 100)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("mean score over tasks (%)")
+    left_out = total - len(points)
+    title = f"Score against {xlabel.split(' (')[0]}"
+    if left_out:
+        title += f" ({left_out} model(s) without it left out)"
+    axes.set_title(title, fontsize=10)
+    if points:
+        axes.legend(fontsize=8)
+    else:
+        axes.text(
+            0.5, 0.5, "no model declares it", ha="center", va="center", transform=axes.transAxes
+        )
+    return figure

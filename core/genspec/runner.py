@@ -50,7 +50,7 @@ def run_domain(
     from genspec.axes.report import report as axes_report
     from genspec.axes.report import with_axes
     from genspec.evidence import ReportedRow
-    from genspec.plots import accuracy_plot, forest_plot
+    from genspec.plots import accuracy_plot, forest_plot, scale_plots
     from genspec.tracking.mlflow_log import check_uri, log_domain_run, tracking_uri
     from genspec.tracking.redact import check_available
     from genspec.tracking.secrets import mask_url
@@ -105,6 +105,7 @@ def run_domain(
         plots = [
             forest_plot([evidence], Path(tmp) / "forest.png"),
             accuracy_plot(summaries, Path(tmp) / "accuracy.png"),
+            *scale_plots(summaries, result.models, tmp),
             *(axes_plots(axes, tmp) if axes is not None else []),
         ]
         delivery = log_domain_run(

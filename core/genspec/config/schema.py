@@ -247,6 +247,7 @@ class RunConfig(_Strict):
     # fewer select items than this: no choice on data, declared choices are used
     min_select: int = Field(default=3, ge=1)
     allow_mixed_scoring: bool = False  # run a comparison whose sides score differently
+    size_matched: bool = False  # each specialist meets the generalist its ``matched:`` names
     gpu_usd_per_hour: float | None = Field(default=None, ge=0)  # prices local models' time
     # statistics: level, correction across a domain's tasks, equivalence margin (a fraction
     # of accuracy: 0.03 is 3 points) and a pre-registered plan to hold the run to
