@@ -29,6 +29,7 @@ from genspec.config.schema import ModelSpec, RunConfig
 from genspec.data import DevParts, TaskData, dev_parts, load_task_data, provides, select
 from genspec.errors import ConfigError, DataError, GenspecError, UnknownNameError
 from genspec.fairness import scoring_label
+from genspec.grading.panel import grade, require_panel
 from genspec.plugins import registry
 from genspec.prompting import (
     answer_text,
@@ -182,7 +183,8 @@ def prepare(config: RunConfig) -> Prepared:
         tasks = [by_name[name] for name in config.tasks]
     else:  # by default, the tasks this data source has (no hub copy of ddx; JAMA only local)
         source = config.data.source
-        readable = [t for t in tasks if provides(source, t)]
+        # tasks graded by a judge panel run only when named: judges cost money
+        readable = [t for t in tasks if provides(source, t) and not t.panel_graded]
         if not readable:  # else the run would log an empty table and an inconclusive verdict
             has = "a hub dataset" if source == "full" else "a bundled sample"
             names = ", ".join(t.name for t in tasks)
@@ -200,8 +202,9 @@ def prepare(config: RunConfig) -> Prepared:
             f"Roster '{config.roster.name}' has no models for domain '{config.domain}'."
         )
     scoring_label(models, any(t.kind.has_choices for t in tasks), config.allow_mixed_scoring)
-    judge = config.judge.model()
-    for model in [*models, *([judge] if judge else [])]:
+    panel = config.panel()
+    require_panel([t.name for t in tasks if t.panel_graded], panel, models)
+    for model in [*models, *panel]:
         backend_class(model.backend).preflight(model)
     with_dev = _needs_dev(config, models)
     prepared = []
@@ -369,12 +372,14 @@ class _ModelRunner:
         run: DomainRun,
         judge: _ModelRunner | None = None,
         load_as: ModelSpec | None = None,
+        panel: Sequence[_ModelRunner] = (),
     ):
         """``load_as`` is the model as its backend loads it (a trained adapter's or
         encoder's folder); ``model`` keeps the identity the cache key is made from."""
         self.model, self.cache, self.progress, self.run = model, cache, progress, run
         self.load_as = load_as or model
         self.judge = judge  # the run's judge model, for tasks with a judge step
+        self.panel = list(panel)  # the run's judge panel, for tasks graded by rubric
         self.identity = backend_class(model.backend).identity(model)
         self.seen: dict[str, Response] = {}  # this run's answers, for the axes to ask again
 
@@ -452,6 +457,10 @@ class _ModelRunner:
         ]
         if self.judge is not None and prepared.task.judge is not None:
             judgements = self.judge.settle(prepared.task, examples, responses, judgements, bar)
+        if self.panel and prepared.task.panel_graded:
+            judgements = grade(
+                examples, responses, judgements, self.panel, self.model, bar, self.progress
+            )
         return [
             _row(prepared, self.model, ex, req, resp, judgement, split, template.name)
             for ex, req, resp, judgement in zip(
@@ -541,12 +550,14 @@ def run(
                 progress.start(_bar(model.name, task.task.name, "dev", name), len(task.dev))
             progress.start(_bar(model.name, task.task.name, "test", ""), len(task.examples))
     cache = ResponseCache(config.cache)
-    judge_model = config.judge.model()
     try:
-        judge = _ModelRunner(judge_model, cache, progress, result) if judge_model else None
+        panel = [_ModelRunner(judge, cache, progress, result) for judge in config.panel()]
+        judge = panel[0] if panel else None  # a task's judge step asks the first judge
         for model in models:
             began = time.time()
-            runner = _ModelRunner(model, cache, progress, result, judge, load_as.get(model.name))
+            runner = _ModelRunner(
+                model, cache, progress, result, judge, load_as.get(model.name), panel
+            )
             for task in prepared:
                 dev_scores: dict[str, float] = {}
                 for name, template in task.templates.items() if task.dev else ():

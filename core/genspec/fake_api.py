@@ -80,9 +80,15 @@ def default_answer(body: dict[str, Any]) -> str:
     any other gets one of its option letters (A-D if it lists none). A prompt that ends
     in "Answer:" gets the bare answer (what log-probability scoring reads); any other
     gets "The answer is X.".
+
+    A rubric judge's prompt (one asking for ``criteria_met``, genspec.grading) gets a
+    JSON verdict drawn the same way: two judge models agree only by chance, the panel
+    that disagrees on purpose which the agreement checks need.
     """
     prompt = _prompt(body)
     pick = _unit(str(body.get("model")), prompt)
+    if '"criteria_met"' in prompt:
+        return json.dumps({"criteria_met": pick < 0.5, "explanation": "drawn by the fake API"})
     if labels := _LABELS.findall(prompt):
         options = re.split(r", | or ", labels[-1])
     elif "Reply with yes or no" in prompt or "<answer> is yes or no" in prompt:

@@ -45,6 +45,7 @@ def run_domain(
     """Run, report and log one domain; returns the MLflow parent run id, or None when
     the run was kept in the outbox because the tracking store could not be reached."""
     from genspec.analysis import Settings, analyse
+    from genspec.chance import chance_levels
     from genspec.axes.plots import axes_plots
     from genspec.axes.render import show as show_axes
     from genspec.axes.report import report as axes_report
@@ -54,6 +55,7 @@ def run_domain(
     from genspec.tracking.mlflow_log import check_uri, log_domain_run, tracking_uri
     from genspec.tracking.redact import check_available
     from genspec.tracking.secrets import mask_url
+    from genspec.tracking.ui import RunFacts
     from genspec.tracking.store import check_writable, create_store, sqlite_path
 
     check_available(config.tracking.examples)
@@ -88,7 +90,8 @@ def run_domain(
     if axes is not None:
         analysis = replace(analysis, evidence=with_axes(analysis.evidence, axes))
     summaries, categories, evidence = analysis.summaries, analysis.categories, analysis.evidence
-    console.print(results_table(summaries, f"Results · {config.domain}"))
+    chance = chance_levels(result.tasks)
+    console.print(results_table(summaries, f"Results · {config.domain}", chance))
     for line in failed_calls(frame):
         warning_line(line)
     for task in by_category:
@@ -104,7 +107,7 @@ def run_domain(
     with tempfile.TemporaryDirectory() as tmp:
         plots = [
             forest_plot([evidence], Path(tmp) / "forest.png"),
-            accuracy_plot(summaries, Path(tmp) / "accuracy.png"),
+            accuracy_plot(summaries, Path(tmp) / "accuracy.png", chance=chance),
             *scale_plots(summaries, result.models, tmp),
             *(axes_plots(axes, tmp) if axes is not None else []),
         ]
@@ -116,6 +119,7 @@ def run_domain(
             plain_config,
             prompt_choice=result.prompt_choice,
             plots=plots,
+            facts=RunFacts.of(result),
         )
     if delivery.run_id is None:
         failed = "could not be written" if sqlite_path(uri) else "could not be reached"

@@ -36,6 +36,22 @@ class TaskKind(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Criterion:
+    """One rubric criterion an open answer is judged against (HealthBench's shape).
+
+    ``points`` may be negative (a harm the answer must avoid); ``kind`` groups criteria
+    for agreement (HealthBench's ``axis:`` tag: accuracy, completeness...); ``human``
+    is a physician's grade of this criterion for the answer in the data, when the data
+    has one (then judges are checked against it).
+    """
+
+    text: str
+    points: float
+    kind: str = "criterion"
+    human: bool | None = None
+
+
+@dataclass(frozen=True)
 class Example:
     """One benchmark item in the shape every task maps its rows into.
 
@@ -57,6 +73,9 @@ class Example:
     references: Mapping[str, tuple[str, ...]] = field(
         default_factory=dict, hash=False, compare=False
     )
+    # open answers graded by a judge panel: the item's rubric (genspec.grading), empty
+    # for every other task
+    rubric: tuple[Criterion, ...] = field(default=(), hash=False, compare=False)
 
     @property
     def gold_text(self) -> str:
@@ -174,6 +193,10 @@ class Task:
     # data=local, run by default only then; ``local_schema`` names the fields it needs.
     local_only: bool = False
     local_schema: str = ""
+    # Open answers graded by rubric through the run's judge panel (genspec.grading): such
+    # a task needs ``judges=[...]`` (or ``judge.id``) and runs only when named in
+    # ``tasks=[...]``, so a default run never pays judges it was not asked for.
+    panel_graded: bool = False
 
     @property
     def local_stem(self) -> str:

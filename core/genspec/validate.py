@@ -112,7 +112,10 @@ def _item_problems(task: Task, example: Example) -> list[str]:
         if repeated:
             problems.append(f"option '{repeated[0]}' appears twice, so answers are ambiguous")
     answer = gold_answer(task.kind, example)
-    if task.scorer is not None:
+    if task.panel_graded:  # judges grade it: no rule can read a gold answer back
+        if not example.rubric:
+            problems.append("has no rubric criteria for the judge panel to grade")
+    elif task.scorer is not None:
         judgement = task.scorer(answer, example)
         if judgement.correct < 1:
             problems.append(

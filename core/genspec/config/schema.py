@@ -171,6 +171,10 @@ class JudgeConfig(_Strict):
     id: str | None = None
     backend: str = "litellm"
     params: dict[str, Any] = Field(default_factory=dict)
+    # a member of a judge panel (``judges=[...]``): its name in the report (default: the
+    # last part of its id), and its family: it never grades a model of that family
+    name: str | None = None
+    family: str | None = None
 
     def model(self) -> ModelSpec | None:
         """The judge as a model entry, so backends, cache and preflight treat it alike.
@@ -180,13 +184,19 @@ class JudgeConfig(_Strict):
         if not self.id:
             return None
         return ModelSpec(
-            name="judge",
+            name=self.name or "judge",
             id=self.id,
             role=Role.GENERALIST,
             backend=self.backend,
             scoring="generate",
             params=self.params,
+            family=self.family,
         )
+
+
+def _judge_name(judge: JudgeConfig) -> str:
+    """A panel member's default name: the last part of its id (openai/gpt-4o: gpt-4o)."""
+    return (judge.id or "judge").rsplit("/", 1)[-1]
 
 
 class DataConfig(_Strict):
@@ -244,6 +254,11 @@ class RunConfig(_Strict):
     tracking: TrackingConfig = TrackingConfig()
     shard: str | None = None  # "I/N": this worker's share of the items (genspec.shards)
     judge: JudgeConfig = JudgeConfig()
+    # a panel of judges for open answers graded by rubric (genspec.grading); empty: the
+    # panel is judge.id alone. Below agreement_floor (Krippendorff's alpha) a task's
+    # comparison is "inconclusive: the judges disagree".
+    judges: list[JudgeConfig] = Field(default_factory=list)
+    agreement_floor: float = Field(default=0.667, gt=0, le=1)
     # fewer select items than this: no choice on data, declared choices are used
     min_select: int = Field(default=3, ge=1)
     allow_mixed_scoring: bool = False  # run a comparison whose sides score differently
@@ -258,6 +273,13 @@ class RunConfig(_Strict):
     # what is measured beside accuracy (genspec.axes): calibration, abstention, robustness,
     # contamination, or all; the default measures accuracy alone and sends nothing more
     axes: list[str] = Field(default_factory=lambda: ["accuracy"])
+
+    def panel(self) -> list[ModelSpec]:
+        """The judge panel as model entries: ``judges``, or ``judge.id`` as a panel of one."""
+        if not self.judges:
+            return [m for m in [self.judge.model()] if m is not None]
+        named = [j.model_copy(update={"name": j.name or _judge_name(j)}) for j in self.judges]
+        return [m for j in named if (m := j.model()) is not None]
 
     @field_validator("shard", mode="before")
     @classmethod

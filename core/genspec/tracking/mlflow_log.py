@@ -23,6 +23,7 @@ from genspec.documents import ModelEntry, RunDocuments, TaskEntry
 from genspec.rendering import domain_markdown
 from genspec.results import ExampleResult, model_costs, to_frame
 from genspec.shards import group_key
+from genspec.tracking import ui
 from genspec.tracking.outbox import Delivery, Recorder, deliver, new_folder
 from genspec.tracking.redact import hide_data_dir, protect, row_label
 from genspec.tracking.secrets import redact
@@ -177,6 +178,7 @@ def log_domain_run(
     *,
     prompt_choice: PromptChoice | None = None,
     plots: Iterable[Path] = (),
+    facts: ui.RunFacts | None = None,
 ) -> Delivery:
     """Log everything about one domain run: to MLflow, or to the outbox if that fails.
 
@@ -210,7 +212,10 @@ def log_domain_run(
         fingerprints = {t.name: t.fingerprint for t in results.tasks}
         tags["genspec.shard"] = config.shard
         tags["genspec.shard_group"] = group_key(plain_config, fingerprints)
-    with mlflow.start_run(run_name=f"{config.domain} · {config.roster.name} · {stamp}", tags=tags):
+    with mlflow.start_run(
+        run_name=ui.parent_name(evidence, f"{config.domain} · {config.roster.name} · {stamp}"),
+        tags={**tags, **ui.parent_tags(evidence, domain_markdown(evidence))},
+    ):
         params: dict[str, Any] = {
             "run_date": now.isoformat(timespec="seconds"),
             "domain": config.domain,
@@ -235,11 +240,15 @@ def log_domain_run(
         mlflow.log_text(domain_markdown(evidence), "verdict.md")
         for plot in plots:
             mlflow.log_artifact(str(plot), artifact_path="plots")
+        ui.log_parent(mlflow, evidence, results.tasks, logged, config.tracking, facts)
         entries = {m.name: m for m in results.models}
         for model in models:
             model_rows = frame[frame["model"] == model.name]
+            role = {"genspec.role": model.role.value}
             with mlflow.start_run(
-                run_name=model.name, nested=True, tags={**tags, "genspec.role": model.role.value}
+                run_name=model.name,
+                nested=True,
+                tags={**tags, **role, **ui.model_tags(model.role.value, model_rows, facts)},
             ):
                 choice_params, dev_metrics = _prompt_choice(prompt_choice or {}, model.name)
                 mlflow.log_params(
@@ -260,4 +269,5 @@ def log_domain_run(
                     mlflow.log_table(
                         task_rows.reset_index(drop=True), artifact_file=f"examples/{task}.json"
                     )
+                ui.log_model(mlflow, model.name, logged, results.tasks, config.tracking, facts)
     return deliver(mlflow)

@@ -24,6 +24,7 @@ from genspec.toolkit import (
 )
 from genspec.toolkit.suites import mmlu_task
 from genspec_medical import ddx, wording
+from genspec_medical.graded import graded_tasks
 
 DOMAIN = "medical"
 JAMA_SCHEMA = (
@@ -139,6 +140,7 @@ def genspec_tasks() -> list[Task]:
             judge=ddx.JUDGE,
             report_by_category=True,
         ),
+        *graded_tasks(),
     ]
 
 

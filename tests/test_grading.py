@@ -1,0 +1,247 @@
+"""Open answers graded by rubric and a judge panel (issue 19).
+
+Statistics are checked against published or independent values (Krippendorff's own
+worked example; scikit-learn's Cohen's kappa). The panel runs through the real CLI
+against genspec's fake OpenAI-compatible API, whose calls are counted: judges are
+blind to the answering model, skip their own family, are cached and priced, and a
+panel that disagrees on purpose makes the task inconclusive.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from sklearn.metrics import cohen_kappa_score
+
+from genspec.cli import cli
+from genspec.fake_api import FakeOpenAIServer, default_answer
+from genspec.grading.agreement import human_agreement, krippendorff_alpha
+from genspec.grading.panel import PANEL_NOTE, Ballot, read_grade
+from genspec.grading.rubric import criteria_from, reference_rubric, rubric_score
+from genspec.grading.summary import panel_summaries
+from genspec.task import Criterion
+from genspec.toolkit.fields import RowError
+from tests.conftest import write_roster
+
+TASK = "tasks=[healthbench_hard]"
+ITEMS = 5  # the bundled healthbench_hard sample
+CRITERIA = 18  # criteria over its five items
+
+
+# --- rubric scores ----------------------------------------------------------------------
+
+
+def test_rubric_score_is_points_met_over_positive_points_clipped() -> None:
+    rubric = (Criterion("a", 6), Criterion("b", 4), Criterion("harm", -8))
+    assert rubric_score(rubric, [1, 0, 0]) == pytest.approx(0.6)
+    assert rubric_score(rubric, [1, 1, 1]) == pytest.approx(0.2)  # the harm costs 8 of 10
+    assert rubric_score(rubric, [0, 1, 1]) == 0.0  # clipped, not -0.4
+    assert rubric_score(rubric, [0.5, 1, 0]) == pytest.approx(0.7)  # half the panel: half
+    # an unread criterion is neither credit nor penalty; nothing read is no score
+    assert rubric_score(rubric, [1, None, 0]) == pytest.approx(1.0)
+    assert rubric_score(rubric, [None, None, None]) is None
+
+
+def test_criteria_are_read_from_healthbench_rows_and_bad_ones_named() -> None:
+    rows = [
+        {"criterion": "Refers to emergency care.", "points": 10, "tags": ["axis:accuracy"]},
+        {"criterion": "Says to wait.", "points": -5, "tags": ["level:example"], "human": True},
+    ]
+    first, second = criteria_from(rows)
+    assert (first.points, first.kind, first.human) == (10.0, "accuracy", None)
+    assert (second.points, second.kind, second.human) == (-5.0, "criterion", True)
+    with pytest.raises(RowError, match="'criterion' and 'points'"):
+        criteria_from([{"text": "x", "points": 1}])
+    with pytest.raises(RowError, match="non-empty list"):
+        criteria_from([])
+    (only,) = reference_rubric("$1,234 million")
+    assert "$1,234 million" in only.text and only.kind == "reference"
+
+
+@pytest.mark.parametrize(
+    ("reply", "grade"),
+    [
+        ('{"criteria_met": true, "explanation": "it does"}', True),
+        ('```json\n{"explanation": "no", "criteria_met": false}\n```', False),
+        ("Yes, the response refers the user.", True),
+        ("The answer is A.", None),
+    ],
+)
+def test_judge_replies_are_read(reply: str, grade: bool | None) -> None:
+    assert read_grade(reply) is grade
+
+
+# --- agreement ----------------------------------------------------------------------------
+
+
+def test_alpha_matches_krippendorffs_worked_example() -> None:
+    """Krippendorff (2011), 'Computing Krippendorff's alpha-reliability', nominal data
+    with missing values: four coders, twelve units, alpha = 0.743."""
+    n = None
+    coders = [
+        [1, 2, 3, 3, 2, 1, 4, 1, 2, n, n, n],
+        [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, n, 3],
+        [n, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, n],
+        [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, n],
+    ]
+    assert krippendorff_alpha(list(zip(*coders, strict=True))) == pytest.approx(0.743, abs=5e-4)
+    assert krippendorff_alpha([(True, True), (False, False)]) == pytest.approx(1.0)
+    assert krippendorff_alpha([(True, True), (True, True)]) is None  # nothing varies
+    assert krippendorff_alpha([(True, None)]) is None  # nothing pairable
+
+
+def test_kappa_against_people_matches_scikit_learn() -> None:
+    judge = [True, True, False, True, False, False, True, True, False, True]
+    human = [True, False, False, True, False, True, True, True, False, True]
+    found = human_agreement(list(zip(judge, human, strict=True)))
+    assert found is not None and found.n == 10
+    assert found.accuracy == pytest.approx(0.8)
+    assert found.kappa == pytest.approx(cohen_kappa_score(judge, human))
+
+
+def test_panel_summary_reads_grades_and_human_labels_from_the_rows() -> None:
+    ballot = Ballot(
+        judges=("a", "b"),
+        criteria=(Criterion("", 5, "accuracy", True), Criterion("", 3, "completeness", False)),
+        grades=((True, True), (False, True)),
+        cost_usd=(0.01, 0.02),
+        paid_usd=(0.0, 0.02),
+    )
+    frame = pd.DataFrame(
+        [
+            {
+                "task": "t",
+                "split": "test",
+                "cached": False,
+                "extra": {PANEL_NOTE: ballot.to_note()},
+            },
+            {"task": "u", "split": "test", "cached": False, "extra": {}},
+        ]
+    )
+    (summary,) = panel_summaries(frame, floor=0.5)
+    a, b = summary.judges
+    assert (a.cost_usd, a.paid_usd, b.paid_usd) == (0.01, 0.0, 0.02)
+    assert a.human is not None and a.human.accuracy == 1.0
+    assert b.human is not None and b.human.accuracy == 0.5
+    assert summary.units == 2 and dict(summary.by_kind)["accuracy"] is None
+
+
+# --- the panel in a run (fake API) ------------------------------------------------------
+
+
+def _agreeing(body: dict[str, Any]) -> str:
+    """Every judge grades alike (by the prompt alone): a panel in full agreement."""
+    prompt = body["messages"][-1]["content"]
+    if '"criteria_met"' in prompt:
+        met = "refer" in prompt.lower() or "emergency" in prompt.lower() or len(prompt) % 3 == 0
+        return json.dumps({"criteria_met": met, "explanation": "same for every judge"})
+    return default_answer(body)
+
+
+@pytest.fixture
+def api(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as server:
+        monkeypatch.setenv("GENSPEC_FAKE_API_BASE", server.url)
+        yield server
+
+
+def _judges(url: str, *entries: dict[str, str]) -> str:
+    inner = ",".join(
+        "{" + ",".join(f"{k}:{v}" for k, v in e.items()) + f",params:{{api_base:'{url}'}}}}"
+        for e in entries
+    )
+    return f"judges=[{inner}]"
+
+
+def _run(*args: str) -> Any:
+    return CliRunner().invoke(cli, ["run", "domain=medical", *args])
+
+
+def _judge_bodies(server: FakeOpenAIServer, start: int = 0) -> list[dict[str, Any]]:
+    return [
+        r.body
+        for r in server.requests[start:]
+        if r.body and '"criteria_met"' in r.body["messages"][-1]["content"]
+    ]
+
+
+def test_two_judges_that_disagree_are_flagged_and_a_rerun_calls_no_judge(
+    api: FakeOpenAIServer,
+) -> None:
+    judges = _judges(api.url, {"id": "openai/gpt-4o-mini"}, {"id": "openai/gpt-4o"})
+    first = _run("roster=fake-api", TASK, judges)
+    assert first.exit_code == 0, first.output
+    bodies = _judge_bodies(api)
+    # three models' answers, two judges, each criterion: one call per distinct question
+    # (models that answer alike share the judge's cached grade; blind, so it is the same)
+    asked = {(b["model"], b["messages"][-1]["content"]) for b in bodies}
+    assert len(asked) == len(bodies) and CRITERIA * 2 <= len(bodies) <= 3 * 2 * CRITERIA
+    text = " ".join(first.output.split())
+    assert "Krippendorff's alpha" in text and "the judges disagree" in text
+    assert "Verdict · medical: INCONCLUSIVE" in text
+    assert "judge gpt-4o-mini: 15 answers graded, cost $" in text  # priced like any call
+    # blind: no judge prompt names a model or a role of the roster
+    for body in bodies:
+        prompt = body["messages"][-1]["content"]
+        assert not any(w in prompt for w in ("fake-", "generalist", "specialist", "base model"))
+    calls = api.calls
+    again = _run("roster=fake-api", TASK, judges)
+    assert again.exit_code == 0, again.output
+    assert api.calls == calls  # every answer and every grade came from the cache
+    assert "(paid now $0.0000)" in again.output
+
+
+def test_agreeing_judges_are_not_flagged(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOpenAIServer(policy=_agreeing) as server:
+        monkeypatch.setenv("GENSPEC_FAKE_API_BASE", server.url)
+        judges = _judges(server.url, {"id": "openai/judge-a"}, {"id": "openai/judge-b"})
+        result = _run("roster=fake-api", TASK, judges, "limit=4")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Krippendorff's alpha 1.00" in text and "at or above the floor 0.667" in text
+    assert "the judges disagree" not in text
+
+
+def test_a_judge_never_grades_its_own_family(api: FakeOpenAIServer, workdir: Path) -> None:
+    url = api.url
+    models = [
+        {"name": "gen", "id": "openai/gen", "role": "generalist", "backend": "litellm",
+         "scoring": "generate", "family": "acme", "params": {"api_base": url}},
+        {"name": "spec", "id": "openai/spec", "role": "specialist", "backend": "litellm",
+         "scoring": "generate", "family": "other", "params": {"api_base": url}},
+    ]  # fmt: skip
+    conf = write_roster(workdir / "conf", "families", models)
+    judges = _judges(url, {"id": "openai/acme-judge", "family": "acme"}, {"id": "openai/neutral"})
+    result = _run("roster=families", TASK, judges, "limit=2", "--config-dir", str(conf))
+    assert result.exit_code == 0, result.output
+    bodies = _judge_bodies(api)
+    acme = [b for b in bodies if b["model"] == "acme-judge"]
+    neutral = [b for b in bodies if b["model"] == "neutral"]
+    assert len(neutral) == 2 * len(acme) > 0  # acme graded only the other family's answers
+    # a panel in which every judge is a model's own family is refused before any call
+    calls = api.calls
+    lone = _judges(url, {"id": "openai/acme-judge", "family": "acme"})
+    refused = _run("roster=families", TASK, lone, "--config-dir", str(conf))
+    assert refused.exit_code != 0 and "No judge may grade model 'gen'" in refused.output
+    assert api.calls == calls
+
+
+def test_a_rubric_task_needs_a_panel_and_a_default_run_leaves_it_out(
+    api: FakeOpenAIServer,
+) -> None:
+    result = _run("roster=fake-api", TASK)
+    assert result.exit_code != 0
+    assert "graded by rubric and need a judge panel: add judges=[" in result.output
+    assert api.calls == 0
+    from genspec.config.compose import compose
+    from genspec.engine import prepare
+
+    config, _ = compose(["domain=medical", "roster=fake-api"])
+    names = [p.task.name for p in prepare(config).tasks]
+    assert "ddx" in names and not any(n.startswith("healthbench") for n in names)
