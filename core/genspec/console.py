@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,9 +152,12 @@ def _compact_table(title: str) -> Table:
     )
 
 
-def results_table(summaries: Iterable[Any], title: str) -> Table:
+def results_table(
+    summaries: Iterable[Any], title: str, chance: Mapping[str, float] | None = None
+) -> Table:
     """Score with its interval and invalid rate per model × task; the ``err`` column
-    (failed calls) appears only when some call failed, so the table fits 80 columns."""
+    (failed calls) appears only when some call failed, so the table fits 80 columns.
+    ``chance`` (task → chance level) adds a caption naming it and any model below it."""
     summaries = list(summaries)
     columns = ["task", "model", "role", "n", "score %", "95% CI", "inv. %"]
     if any(s.errors for s in summaries):
@@ -175,6 +178,10 @@ def results_table(summaries: Iterable[Any], title: str) -> Table:
             str(s.errors),
         ]
         table.add_row(*cells[: len(columns)])
+    if chance:
+        from genspec.chance import chance_caption
+
+        table.caption, table.caption_justify = chance_caption(summaries, chance), "left"
     return table
 
 

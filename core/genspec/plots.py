@@ -7,7 +7,7 @@ pyplot: no window, no global backend switch, safe on a headless server.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,11 +96,13 @@ def accuracy_plot(
     summaries: Sequence[ModelTaskSummary],
     path: Path | str,
     reported: Iterable[ReportedRow] = (),
+    chance: Mapping[str, float] | None = None,
 ) -> Path:
     """Each model's score per task with its 95% interval, coloured by role.
 
     Published numbers, if given, are hollow squares labelled "reported" (no interval:
-    they are not measured here).
+    they are not measured here). ``chance`` (task → chance level) draws each task's
+    guessing score as a dashed line across its rows.
     """
     measured = [s for s in summaries if s.score is not None]  # a score always has a CI
     published = list(reported)
@@ -108,6 +110,7 @@ def accuracy_plot(
     axes = figure.subplots()
     labels: list[str] = []
     for task in dict.fromkeys([*(s.task for s in measured), *(r.task for r in published)]):
+        first = len(labels)
         for s in (s for s in measured if s.task == task):
             axes.errorbar(
                 100 * s.score,
@@ -122,6 +125,10 @@ def accuracy_plot(
             colour = ROLE_COLOURS.get(r.role, "black")
             axes.plot(100 * r.score, len(labels), "s", markerfacecolor="none", color=colour)
             labels.append(f"{task} · {r.model} (reported)")
+        if chance and task in chance:
+            level = 100 * chance[task]
+            axes.vlines(level, first - 0.4, len(labels) - 0.6, colors="grey", linestyles="--")
+            axes.annotate(f"chance {level:.0f}%", (level, first - 0.4), fontsize=7, color="grey")
     axes.set_yticks(range(len(labels)), labels, fontsize=8)
     axes.invert_yaxis()
     axes.set_xlim(0, 100)

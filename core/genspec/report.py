@@ -20,7 +20,7 @@ import click
 from rich.markdown import Markdown
 
 from genspec.analysis import cross_domain
-from genspec.console import console, evidence_view
+from genspec.console import console, evidence_view, results_table
 from genspec.errors import GenspecError
 from genspec.evidence import CrossDomainVerdict, DomainEvidence
 from genspec.rendering import cross_markdown, domain_markdown
@@ -120,8 +120,13 @@ def render(runs: Sequence[StoredRun], fmt: str, plots: Path | None = None) -> No
     elif fmt == "markdown":
         click.echo(_markdown(verdict, pairs))
     else:  # the terminal: the compact tables `genspec run` prints, which fit 80 columns
-        console.print(Markdown(cross_markdown(verdict)))
-        for _, evidence in pairs:
+        if len(pairs) > 1:  # one domain has no cross-domain question to answer
+            console.print(Markdown(cross_markdown(verdict)))
+        for run, evidence in pairs:
+            console.print(source_line(run), style="dim")
+            if run.results is not None:
+                title = f"Results · {evidence.domain}"
+                console.print(results_table(run.results.results, title))
             console.print(evidence_view(evidence))
     if plots is not None:
         for path in write_plots(pairs, plots):
@@ -138,4 +143,12 @@ def show_cross_domain(runs: Sequence[StoredRun]) -> None:
 def _markdown(
     verdict: CrossDomainVerdict, pairs: Sequence[tuple[StoredRun, DomainEvidence]]
 ) -> str:
-    return "\n\n".join([cross_markdown(verdict), *(domain_markdown(e) for _, e in pairs)])
+    parts = [cross_markdown(verdict)] if len(pairs) > 1 else []
+    parts += [f"_{source_line(run)}_\n\n{domain_markdown(e)}" for run, e in pairs]
+    return "\n\n".join(parts)
+
+
+def source_line(run: StoredRun) -> str:
+    """Which stored run a domain's numbers come from, and when it ran."""
+    started = run.started.strftime("%Y-%m-%d %H:%M %Z").strip()
+    return f"{run.domain}: MLflow run {run.run_id} of {started} (experiment {run.experiment})"
