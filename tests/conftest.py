@@ -75,6 +75,22 @@ def genspec(
     )
 
 
+@contextlib.contextmanager
+def tmpfs(folder: Path, *options: str) -> Iterator[Path]:
+    """A real tmpfs mounted at ``folder`` (root defeats chmod, not a read-only mount)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(folder)],
+        capture_output=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -7,14 +7,14 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from conftest import tmpfs
 from genspec.cache import CacheWriteError, ResponseCache, open_store
 from genspec.cache.merge import merge
 from genspec.cli import cli
@@ -117,26 +117,9 @@ def test_merging_a_folder_without_a_cache_names_it(tmp_path: Path) -> None:
     assert f"No answer cache in {tmp_path}" in result.output
 
 
-@contextlib.contextmanager
-def _tmpfs(folder: Path, size: str) -> Iterator[Path]:
-    """A real small filesystem (root only; the test is skipped where mounting is not allowed)."""
-    folder.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
 @pytest.mark.parametrize("store", STORES)
 def test_a_full_disk_stops_the_writer_and_keeps_what_fitted(tmp_path: Path, store: str) -> None:
-    with _tmpfs(tmp_path / "small", "64k") as folder:
+    with tmpfs(tmp_path / "small", "size=64k") as folder:
         cache = ResponseCache(CacheConfig(dir=str(folder), store=store))
         answer = Response(text="x" * 1500)
         with pytest.raises(CacheWriteError) as raised:
@@ -182,7 +165,7 @@ def test_a_run_on_a_full_disk_stops_with_a_count_and_the_rerun_pays_only_the_res
     run ended with exit 0 on n = 1. Now the run stops at the first answer it cannot keep,
     says how many it kept, and the rerun (with room) pays only for the others."""
     with contextlib.ExitStack() as stack:
-        folder = stack.enter_context(_tmpfs(workdir / "small", "16m"))
+        folder = stack.enter_context(tmpfs(workdir / "small", "size=16m"))
         server = stack.enter_context(FakeOpenAIServer(policy=_filling(folder, 48 * 1024)))
         monkeypatch.setenv("GENSPEC_FAKE_API_BASE", server.url)
         args = ["run", "domain=medical", "roster=fake-api", "limit=6", f"cache.dir={folder}"]

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from test_plugins import GOOD_TASK, fake_distribution
 
-from conftest import MOCK_MODELS, free_port, genspec, write_roster
+from conftest import MOCK_MODELS, free_port, genspec, tmpfs, write_roster
 from genspec.cli import cli
 from genspec.errors import ConfigError, DataError, StorageError
 
@@ -60,22 +60,6 @@ def answers_cached(workdir: Path) -> int:
             return db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
         except sqlite3.OperationalError:
             return 0
-
-
-@contextlib.contextmanager
-def tmpfs(folder: Path, *options: str) -> Iterator[Path]:
-    """A real tmpfs mounted at ``folder`` (root defeats chmod, not a read-only mount)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(folder)],
-        capture_output=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 @pytest.fixture
