@@ -231,9 +231,10 @@ def test_traces_are_capped_per_task_and_hold_no_text_under_none() -> None:
     ]  # fmt: skip
     assert records[0]["duration_ms"] == 500 and records[0]["start_ms"] == 1000
     assert trace_records(_rows(5), cap=0, start_ms=0) == []
-    bare = trace_records(protect(_rows(2), "none"), cap=10, start_ms=0)
-    assert bare[0]["inputs"] == {"task": "t1", "item": "0"}
-    assert bare[0]["outputs"] == {"prediction": "A"}
+    masked = protect(_rows(2), "none")
+    bare = trace_records(masked, cap=10, start_ms=0)
+    assert bare[0]["inputs"] == {"item": "t1/0"}
+    assert bare[0]["outputs"] == {"prediction": masked["prediction"].iloc[0]}
     assert "Patient" not in json.dumps(bare)
 
 
@@ -241,3 +242,18 @@ def test_model_note_flags_a_score_below_chance() -> None:
     note = ui.model_note("specialist", _rows(4), {"t1": 0.25, "t2": 0.0})
     assert "pooled score 0.0% over 8 test items (2 tasks)" in note
     assert note.endswith("below chance: t1 0.0% < chance 25%")
+
+
+def test_report_on_one_domain_names_its_run_and_shows_scores(logged: Logged) -> None:
+    run_id = logged.parent.info.run_id
+    day = logged.parent.data.tags["genspec.run_date"]
+    for fmt in ("table", "markdown"):
+        result = CliRunner().invoke(cli, ["report", "--uri", logged.uri, "--format", fmt])
+        assert result.exit_code == 0, result.output
+        text = " ".join(result.output.split())  # the terminal wraps long lines
+        assert "Across domains" not in text and "do not agree" not in text
+        assert f"legal: MLflow run {run_id} of {day}" in text
+    table = CliRunner().invoke(cli, ["report", "--uri", logged.uri]).output
+    assert "Results · legal" in table
+    for spec in MOCK_MODELS:
+        assert spec["name"] in table.split("Verdict")[0]  # the accuracy table comes first

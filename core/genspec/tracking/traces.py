@@ -10,8 +10,8 @@ baseline run" puts two models' answers to the same item side by side.
 Traces cost about 0.1 s each to write to a local store, so each task logs at most
 ``tracking.traces`` items per model (the first ones in file order: the same items for
 every model); 0 turns traces off. The full per-item tables are always logged.
-Under ``tracking.examples=none`` a trace holds no text: the item's id as input and the
-parsed answer as output. The rows given here are already masked for the mode.
+Under ``tracking.examples=none`` a trace holds no text: ``task/item id`` as input and
+the parsed answer as output. The rows given here are already masked for the mode.
 """
 
 from __future__ import annotations
@@ -40,12 +40,13 @@ def trace_records(rows: pd.DataFrame, cap: int, start_ms: int) -> list[dict[str,
 
 
 def _record(row: Any, start_ms: int) -> dict[str, Any]:
-    with_text = "prompt" in row.index
-    inputs = {"task": row["task"], "item": str(row["example_id"])}
-    outputs = {"prediction": row["prediction"]}
-    if with_text:
-        inputs["prompt"] = row["prompt"]
-        outputs["answer"] = row["raw_output"]
+    # the prompt alone: the evaluation view pairs two runs' traces of the same inputs
+    if "prompt" in row.index:
+        inputs = {"prompt": row["prompt"]}
+        outputs = {"answer": row["raw_output"], "prediction": row["prediction"]}
+    else:
+        inputs = {"item": f"{row['task']}/{row['example_id']}"}
+        outputs = {"prediction": row["prediction"]}
     feedback: dict[str, Any] = {"valid": not bool(row["invalid"])}
     correct = float(row["correct"])
     feedback["correct"] = bool(correct) if correct in (0.0, 1.0) else correct

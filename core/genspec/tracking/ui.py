@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from genspec.config.schema import TrackingConfig
     from genspec.documents import TaskEntry
-    from genspec.engine import DomainRun, PreparedTask
+    from genspec.engine import DomainRun
     from genspec.evidence import Comparison, DomainEvidence
     from genspec.tracking.outbox import Recorder
 
@@ -113,6 +113,7 @@ class RunFacts:
 
     @classmethod
     def of(cls, run: DomainRun) -> RunFacts:
+        from genspec.chance import chance_levels
         from genspec.prompting import format_item
 
         return cls(
@@ -125,17 +126,6 @@ class RunFacts:
                 for p in run.tasks
             },
         )
-
-
-def chance_levels(tasks: Iterable[PreparedTask]) -> dict[str, float]:
-    """Each choice task's score by guessing: the mean of 1/options over its test items
-    (25% for four options). Free-text tasks have no chance level and are left out."""
-    levels = {}
-    for prepared in tasks:
-        sizes = [len(ex.choices) for ex in prepared.examples if ex.choices]
-        if sizes:
-            levels[prepared.task.name] = sum(1 / n for n in sizes) / len(sizes)
-    return levels
 
 
 def _ms(seconds: float) -> int:
