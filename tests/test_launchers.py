@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from genspec.config.compose import compose
 from genspec.fake_api import FakeOpenAIServer
+from genspec.ray_request import Request, roster_request
 
 DOMAINS = ("medical", "finance")
 SWEEP = ["run", "-m", "domain=medical,finance", "roster=fake-api", "limit=2"]
@@ -73,6 +75,18 @@ def _check_sweep(workdir: Path, api: FakeOpenAIServer, output: str) -> None:
     after = tail[tail.index("Across domains") :]
     assert "Logged to MLflow" not in after and "(_run_job" not in output  # no worker output
     assert after.rstrip().splitlines()[-1].startswith("Every domain's evidence again")
+
+
+def test_a_ray_job_asks_for_what_its_roster_needs() -> None:
+    """API models: one CPU; local models: two CPUs, or a GPU where they run on one."""
+    api, _ = compose(["domain=medical", "roster=fake-api"])
+    local, _ = compose(["domain=medical", "roster=offline"])
+    on_gpu = local.model_copy(deep=True)
+    on_gpu.roster.models[0].params["device"] = "cuda"
+    assert roster_request([api], cluster_gpus=8) == Request(cpus=1, gpus=0)
+    assert roster_request([local], cluster_gpus=0) == Request(cpus=2, gpus=0)
+    assert roster_request([local], cluster_gpus=4) == Request(cpus=1, gpus=1)  # device auto
+    assert roster_request([api, on_gpu], cluster_gpus=0) == Request(cpus=1, gpus=1)
 
 
 @ray_only
