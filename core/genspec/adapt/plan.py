@@ -26,7 +26,7 @@ from typing import Any
 from genspec.adapt.corpus import Document, check_uncontaminated, gather
 from genspec.adapt.settings import AdaptSettings, EncoderSettings, TrainSettings, parse
 from genspec.config.schema import DataConfig, ModelSpec
-from genspec.data import _content, load_task_data, provides
+from genspec.data import _content, dev_parts, load_task_data, provides
 from genspec.errors import DataError, UnknownNameError
 from genspec.prompting import build_request, gold_answer
 from genspec.requests import LoglikRequest, Request
@@ -126,6 +126,7 @@ def build(base: ModelSpec, settings: TrainSettings) -> Plan:
     every = registry().tasks_for(domain)
     tasks = _tasks(every, settings.tasks, domain)
     items: list[Supervised] = []
+    dev_items: list[Supervised] = []  # every dev item, checked for leaks; ``items`` trains
     test: list[Example] = []
     skipped: list[str] = []
     method = "loglik" if isinstance(settings, EncoderSettings) else base.scoring_method
@@ -143,6 +144,8 @@ def build(base: ModelSpec, settings: TrainSettings) -> Plan:
             raise UnknownNameError(
                 "prompt", settings.template, task.prompts, where=f"for task '{task.name}'"
             )
+        # train on the train part only: the select part chooses models and prompts
+        train = {id(ex) for ex in dev_parts(loaded.dev, data.dev_train, data.split_seed).train}
         for ex in loaded.dev:
             request = build_request(
                 task.kind, template, task.subject, ex, (), method=method, max_new_tokens=16
@@ -152,11 +155,13 @@ def build(base: ModelSpec, settings: TrainSettings) -> Plan:
                 if isinstance(request, LoglikRequest)
                 else gold_answer(task.kind, ex)
             )
-            items.append(Supervised(task.name, ex, request, target))
+            dev_items.append(Supervised(task.name, ex, request, target))
+            if id(ex) in train:
+                items.append(dev_items[-1])
     # checked against every task of the domain, not only those trained on: MMLU and
     # MedQA share items, and a text-only recipe (tasks=[]) still reads a corpus
     test += _test_items([t for t in every if t not in tasks], data)
-    _check_disjoint(items, test)
+    _check_disjoint(dev_items, test)
     documents: list[Document] = []
     if isinstance(settings, AdaptSettings):
         documents = gather(domain, settings, registry().corpora.get(domain, []))
