@@ -35,6 +35,7 @@ import os
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 import asyncio
+import functools
 import gc
 import math
 import re
@@ -301,9 +302,11 @@ class LiteLLMProvider(Provider):
     #: the environment variable the key comes from (None: no key is sent)
     key_variable: str | None = None
 
+    @functools.cached_property
     def kwargs(self) -> dict[str, Any]:
-        """litellm arguments. Retries are ours (``max_retries=0`` stops the SDK's own),
-        and ``drop_params`` lets a provider without logprobs answer without them."""
+        """litellm arguments, built once. Retries are ours (``max_retries=0`` stops the
+        SDK's own), and ``drop_params`` lets a provider without logprobs answer without
+        them."""
         base: dict[str, Any] = {
             "model": self.model,
             "timeout": self.timeout_s,
@@ -321,7 +324,7 @@ class LiteLLMProvider(Provider):
         return self.api_base or self.model
 
     async def send(self, arguments: dict[str, Any]) -> Any:
-        return await _litellm().acompletion(**self.kwargs(), **arguments)
+        return await _litellm().acompletion(**self.kwargs, **arguments)
 
     def answer(self, result: Any, request: Request, latency_s: float) -> Response:
         return to_response(result, request, latency_s)
