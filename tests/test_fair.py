@@ -3,6 +3,7 @@ declared best models, and model facts on roster entries."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -283,3 +284,27 @@ def test_two_adapter_specialists_are_never_chosen_on_items_they_trained_on(
     for name in ("lora-a", "lora-b"):
         trained_on = {(item.task, item.example.id) for item in prepared.plans[name].items}
         assert trained_on and trained_on.isdisjoint(chosen_on)
+
+
+def test_cost_per_correct_answer_for_served_and_local_models() -> None:
+    from genspec.results import model_costs
+
+    served = ModelSpec(
+        name="served", id="s", role="specialist", backend="litellm", price_in=1.0, price_out=3.0
+    )
+    local = ModelSpec(name="local", id="l", role="base", backend="hf")
+    rows = [
+        replace(r, input_tokens=1000, output_tokens=10, latency_s=1.8)
+        for r in _rows(served, "test", [1, 1, 0, 0]) + _rows(local, "test", [1, 0, 0, None])
+    ]
+    frame = to_frame(rows)
+    assert model_costs(frame) == []  # no provider price: nothing shown as free
+    costs = {c.model: c for c in model_costs(frame, [served, local], gpu_usd_per_hour=2.0)}
+    per_item = 1000 * 1.0 / 1e6 + 10 * 3.0 / 1e6
+    assert costs["served"].basis == "declared"
+    assert costs["served"].cost_usd == pytest.approx(4 * per_item)
+    assert costs["served"].usd_per_correct == pytest.approx(4 * per_item / 2)
+    assert costs["local"].basis == "gpu time"
+    assert costs["local"].cost_usd == pytest.approx(4 * 1.8 * 2.0 / 3600)  # failed calls cost too
+    assert costs["local"].usd_per_correct == pytest.approx(4 * 1.8 * 2.0 / 3600)
+    assert [c.model for c in model_costs(frame, [served, local])] == ["served"]  # no $/GPU-hour

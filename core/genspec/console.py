@@ -224,12 +224,14 @@ def cost_table(costs: Iterable[Any], title: str) -> Table | None:
     if not costs:
         return None
     table = _compact_table(title)
+    bases = ", ".join(sorted({c.basis for c in costs}))
     table.caption = (
-        "Test items. Prices: litellm's cost map. paid: answers not from the cache. "
-        "acc/$: accuracy (0–1) per dollar."
+        f"Test items. Priced by: {bases} (litellm's cost map, the roster's declared price, "
+        "or answer time × gpu_usd_per_hour). paid: answers not from the cache. "
+        "acc/$: accuracy (0–1) per dollar. $/ok: dollars per correct answer."
     )
     table.caption_justify = "left"
-    for column in ("model", "tokens in", "out", "cost $", "paid $", "score %", "acc/$"):
+    for column in ("model", "tokens in", "out", "cost $", "paid $", "score %", "acc/$", "$/ok"):
         table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
     for c in costs:
         per_dollar = c.accuracy_per_usd
@@ -241,6 +243,7 @@ def cost_table(costs: Iterable[Any], title: str) -> Table | None:
             _dollars(c.paid_usd),
             _pct(c.accuracy),
             "–" if per_dollar is None else f"{per_dollar:.3g}",
+            "–" if c.usd_per_correct is None else _dollars(c.usd_per_correct),
         )
     return table
 

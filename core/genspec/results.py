@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
+    from genspec.config.schema import ModelSpec
+
 
 @dataclass(frozen=True)
 class ExampleResult:
@@ -56,11 +58,13 @@ def to_frame(rows: Sequence[ExampleResult]) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class ModelCost:
-    """What one model's test items cost (a model with a price from litellm's cost map).
+    """What one model's test items cost, and on what basis (``PRICE_BASES``).
 
     ``paid_usd`` is the part this run paid for (answers not from the cache), so a
     resumed or repeated run shows it did not pay twice; ``accuracy_per_usd`` is the
-    test accuracy divided by the cost of all its test items.
+    test accuracy divided by the cost of all its test items, and ``usd_per_correct``
+    that cost over the items answered correctly: the figure that compares a cheap
+    weak model with a dear strong one.
     """
 
     model: str
@@ -70,35 +74,70 @@ class ModelCost:
     paid_usd: float
     accuracy: float | None
     accuracy_per_usd: float | None
+    basis: str = "provider"
+    usd_per_correct: float | None = None
 
 
-def model_costs(frame: pd.DataFrame) -> list[ModelCost]:
+#: provider: litellm's cost map; declared: the roster's price_in/price_out (US$ per
+#: million tokens, for served models litellm has no price for); gpu time: measured
+#: answer time × ``gpu_usd_per_hour`` (local models)
+PRICE_BASES = ("provider", "declared", "gpu time")
+
+
+def model_costs(
+    frame: pd.DataFrame,
+    models: Sequence[ModelSpec] = (),
+    gpu_usd_per_hour: float | None = None,
+) -> list[ModelCost]:
     """One :class:`ModelCost` per model that has a price, on the test split.
 
-    Local models and servers litellm has no price for report no cost; they are left
-    out rather than shown as free, so accuracy per dollar is never infinite.
+    A model is priced by its provider's answers, else by its declared price per million
+    tokens, else (a local model, with ``gpu_usd_per_hour`` set) by its measured answer
+    time. Models with none of these are left out rather than shown as free, so accuracy
+    per dollar is never infinite.
     """
+    by_name = {m.name: m for m in models}
     test = frame[frame["split"] == "test"]
     costs = []
     for model, rows in test.groupby("model", sort=False):
-        priced = rows["cost_usd"].dropna()
-        if priced.empty:
+        priced = _priced(rows, by_name.get(str(model)), gpu_usd_per_hour)
+        if priced is None:
             continue
+        basis, per_row = priced
         answered = rows[rows["error"].isna()]
         accuracy = float(answered["correct"].mean()) if len(answered) else None
-        cost = float(priced.sum())
+        cost = float(per_row.sum())
+        correct = float(answered["correct"].sum())
         costs.append(
             ModelCost(
                 model=str(model),
                 input_tokens=int(rows["input_tokens"].sum()),
                 output_tokens=int(rows["output_tokens"].sum()),
                 cost_usd=cost,
-                paid_usd=float(rows.loc[~rows["cached"], "cost_usd"].dropna().sum()),
+                paid_usd=float(per_row[~rows["cached"]].sum()),
                 accuracy=accuracy,
                 accuracy_per_usd=accuracy / cost if accuracy is not None and cost > 0 else None,
+                basis=basis,
+                usd_per_correct=cost / correct if correct > 0 else None,
             )
         )
     return costs
+
+
+def _priced(
+    rows: pd.DataFrame, model: ModelSpec | None, gpu_usd_per_hour: float | None
+) -> tuple[str, pd.Series] | None:
+    """Each row's cost and the basis it was priced on, or None when nothing prices it."""
+    if rows["cost_usd"].notna().any():
+        return "provider", rows["cost_usd"].fillna(0.0)
+    if model is not None and (model.price_in is not None or model.price_out is not None):
+        per_token_in, per_token_out = (model.price_in or 0.0) / 1e6, (model.price_out or 0.0) / 1e6
+        return "declared", rows["input_tokens"] * per_token_in + rows[
+            "output_tokens"
+        ] * per_token_out
+    if model is not None and gpu_usd_per_hour is not None and model.backend != "litellm":
+        return "gpu time", rows["latency_s"].fillna(0.0) * gpu_usd_per_hour / 3600
+    return None
 
 
 def failed_calls(frame: pd.DataFrame) -> list[str]:

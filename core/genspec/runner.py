@@ -97,7 +97,8 @@ def run_domain(
     for task in by_category:
         rows = [s for s in [*summaries, *categories] if s.task == task]
         console.print(category_table(rows, f"{task} by category · {config.domain}"))
-    costs = cost_table(model_costs(frame), f"Cost · {config.domain}")
+    priced = model_costs(frame, result.models, config.gpu_usd_per_hour)
+    costs = cost_table(priced, f"Cost · {config.domain}")
     if costs is not None:
         console.print(costs)
     console.print(evidence_view(evidence))

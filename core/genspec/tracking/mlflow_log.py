@@ -122,7 +122,9 @@ def _task_metrics(summaries: Iterable[Any], model: str) -> dict[str, float]:
     return metrics
 
 
-def _usage_metrics(frame: Any) -> dict[str, float]:
+def _usage_metrics(
+    frame: Any, model: ModelSpec, gpu_usd_per_hour: float | None = None
+) -> dict[str, float]:
     """Tokens, dollars, latency, cache use and failed calls of one model's rows.
 
     ``cost_usd`` is every priced call of the run (dev items included); ``paid_usd``
@@ -140,10 +142,13 @@ def _usage_metrics(frame: Any) -> dict[str, float]:
     if len(costs):
         metrics["cost_usd"] = float(costs.sum())
         metrics["paid_usd"] = float(frame.loc[~frame["cached"], "cost_usd"].dropna().sum())
-    for cost in model_costs(frame):  # these are one model's rows: one entry, or none
+    # these are one model's rows: one entry, or none
+    for cost in model_costs(frame, [model], gpu_usd_per_hour):
         metrics["test_cost_usd"] = cost.cost_usd
         if cost.accuracy_per_usd is not None:
             metrics["accuracy_per_usd"] = cost.accuracy_per_usd
+        if cost.usd_per_correct is not None:
+            metrics["usd_per_correct"] = cost.usd_per_correct
     return metrics
 
 
@@ -261,7 +266,7 @@ def log_domain_run(
                 mlflow.log_metrics(
                     {
                         **_task_metrics([*results.results, *results.by_category], model.name),
-                        **_usage_metrics(model_rows),
+                        **_usage_metrics(model_rows, model, config.gpu_usd_per_hour),
                         **dev_metrics,
                     }
                 )
