@@ -71,7 +71,7 @@ def test_a_roster_file_wins_over_a_plugins_part() -> None:
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "hookspecs", "requests", "task", "stats"),
     ("config", "plugins", "results"),
-    ("toolkit", "prompting", "data", "cache"),
+    ("toolkit", "prompting", "prompt_size", "data", "cache"),
     ("backends", "adapt"),
     ("engine", "fairness", "evidence", "analysis", "rendering", "documents", "shards", "plots"),
     ("tracking", "console", "report", "drift", "plan", "testing", "validate", "scaffold"),

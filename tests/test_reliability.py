@@ -367,3 +367,44 @@ def test_a_store_creation_lock_is_held_by_one_process_at_a_time(tmp_path: Path) 
         assert second.poll() is None  # still waiting for the lock
     assert second.communicate(timeout=60)[0] == "got it\n"
     assert os.path.exists(tmp_path / ".mlflow.db.lock")
+
+
+# --- item 13: few-shot examples beyond the dev pool, prompts beyond the context ------
+
+
+def test_shots_beyond_the_dev_pool_are_said_and_logged_as_used(workdir: Path, dry: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    code, output = run(
+        "run", "domain=medical", "tasks=[medqa]", "roster=dry", "limit=2",
+        "prompt=few_shot", "shots=1000", "--config-dir", str(dry),
+    )  # fmt: skip
+    assert code == 0, output
+    said = " ".join(output.split())
+    assert (
+        "1000 few-shot examples asked for, but it has 6 dev item(s): prompts hold at most 6" in said
+    )
+    client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
+    (parent,) = client.search_runs(
+        [client.get_experiment_by_name("genspec-medical").experiment_id],
+        filter_string="tags.genspec.domain = 'medical' and params.shots = '1000'",
+    )[:1]
+    assert parent.data.params["task.medqa.shots"] == "6"
+
+
+def test_a_prompt_longer_than_the_context_window_is_found_before_it_is_sent() -> None:
+    from genspec.config.schema import ModelSpec
+    from genspec.prompt_size import oversize_warning
+    from genspec.requests import GenerateRequest, Message
+
+    def ask(text: str) -> GenerateRequest:
+        return GenerateRequest(messages=(Message("user", text),))
+
+    gpt4o = ModelSpec(name="gpt", id="openai/gpt-4o", role="generalist", backend="litellm")
+    row = "revenue grew " * 80_000  # a 1 MB row: ~160k tokens, past gpt-4o's 128k
+    note = oversize_warning(gpt4o, [ask("Short question?"), ask(row)])
+    assert note is not None
+    assert "'gpt': its largest prompt has" in note and "context window of 128,000" in note
+    assert oversize_warning(gpt4o, [ask("Short question?"), ask(row[:200_000])]) is None
+    unknown = gpt4o.model_copy(update={"id": "openai/our-local-model"})
+    assert oversize_warning(unknown, [ask(row)]) is None  # litellm does not know it: no guess

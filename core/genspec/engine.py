@@ -31,6 +31,7 @@ from genspec.errors import ConfigError, DataError, GenspecError, UnknownNameErro
 from genspec.fairness import scoring_label
 from genspec.grading.panel import grade, require_panel
 from genspec.plugins import registry
+from genspec.prompt_size import oversize_warning
 from genspec.prompting import (
     answer_text,
     build_request,
@@ -238,6 +239,37 @@ def _select_items(
     )
 
 
+def shots_for(config: RunConfig, template: PromptTemplate, model: ModelSpec) -> int:
+    """Few-shot examples asked for: the template's own number, else ``shots``; at least
+    the model's (base models get the examples they need to answer)."""
+    k = config.shots if template.shots is None else template.shots
+    return max(k, model.shots or 0)
+
+
+def _shots_asked(prepared: PreparedTask, models: Sequence[ModelSpec], config: RunConfig) -> int:
+    asked = [shots_for(config, t, m) for t in prepared.templates.values() for m in models]
+    return max(asked, default=0)
+
+
+def shots_used(prepared: PreparedTask, models: Sequence[ModelSpec], config: RunConfig) -> int:
+    """The most few-shot examples any prompt of the task held: what was asked, but no
+    more than the task has dev items (``shots=1000`` with 6 dev items gives 6)."""
+    return min(_shots_asked(prepared, models, config), len(prepared.data.dev))
+
+
+def _shots_note(prepared: PreparedTask, models: Sequence[ModelSpec], config: RunConfig) -> str:
+    """A line saying so when the task's prompts got fewer examples than asked for."""
+    asked = _shots_asked(prepared, models, config)
+    used = shots_used(prepared, models, config)
+    if used >= asked:
+        return ""
+    return (
+        f"task '{prepared.task.name}': {asked} few-shot examples asked for, but it has "
+        f"{len(prepared.data.dev)} dev item(s): prompts hold at most {used} (logged as "
+        f"task.{prepared.task.name}.shots)."
+    )
+
+
 def _request(
     prepared: PreparedTask,
     template: PromptTemplate,
@@ -245,8 +277,7 @@ def _request(
     model: ModelSpec,
     config: RunConfig,
 ) -> Request:
-    k = config.shots if template.shots is None else template.shots
-    k = max(k, model.shots or 0)  # base models get the examples they need to answer
+    k = shots_for(config, template, model)
     # A dev item is never its own few-shot example.
     pool = [ex for ex in prepared.data.dev if ex.id != example.id]
     return build_request(
@@ -382,6 +413,7 @@ class _ModelRunner:
         self.panel = list(panel)  # the run's judge panel, for tasks graded by rubric
         self.identity = backend_class(model.backend).identity(model)
         self.seen: dict[str, Response] = {}  # this run's answers, for the axes to ask again
+        self.size_warned = False  # an oversized prompt is said once per model
 
     def answer(self, requests: Sequence[Request], bar: str) -> list[Response]:
         keys = [request_key(self.identity, r) for r in requests]
@@ -389,6 +421,12 @@ class _ModelRunner:
         responses: dict[int, Response] = {i: cached[k] for i, k in enumerate(keys) if k in cached}
         self.progress.advance(bar, len(responses))
         missing = [i for i in range(len(requests)) if i not in responses]
+        if missing and not self.size_warned:
+            note = oversize_warning(self.model, [requests[i] for i in missing])
+            if note:
+                self.size_warned = True
+                self.run.problems.append(note)
+                self.progress.status(note)
         if missing:
             try:
                 backend = POOL.get(self.load_as, self.progress.status)
@@ -544,6 +582,7 @@ def run(
     has_choices = any(t.task.kind.has_choices for t in prepared)
     result.scoring = scoring_label(models, has_choices, config.allow_mixed_scoring)
     result.problems += [task.too_few for task in prepared if task.too_few]
+    result.problems += [n for n in (_shots_note(t, models, config) for t in prepared) if n]
     for model in models:
         for task in prepared:
             for name in task.templates if task.dev else ():

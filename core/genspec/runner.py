@@ -121,6 +121,7 @@ def run_domain(
             prompt_choice=result.prompt_choice,
             plots=plots,
             facts=RunFacts.of(result),
+            shots={p.task.name: engine.shots_used(p, result.models, config) for p in result.tasks},
         )
     if delivery.run_id is None:
         failed = "could not be written" if sqlite_path(uri) else "could not be reached"

@@ -184,13 +184,15 @@ def log_domain_run(
     prompt_choice: PromptChoice | None = None,
     plots: Iterable[Path] = (),
     facts: ui.RunFacts | None = None,
+    shots: Mapping[str, int] | None = None,
 ) -> Delivery:
     """Log everything about one domain run: to MLflow, or to the outbox if that fails.
 
     ``documents`` are logged as they are (``rows.json`` with its labels passed through
     the ``tracking.examples`` policy); their per-task and per-category scores are also
     each model's metrics. ``prompt_choice`` maps (model, task) to the template used and
-    the dev accuracy of each candidate.
+    the dev accuracy of each candidate. ``shots`` maps each task to the few-shot
+    examples its prompts held at most (fewer than ``shots`` when the dev pool is small).
 
     Everything is recorded to disk first (:mod:`genspec.tracking.outbox`) with the
     names of MLflow's fluent API, then uploaded in one go.
@@ -232,6 +234,7 @@ def log_domain_run(
             "seed": config.seed,
             "tasks": ",".join(t.name for t in results.tasks),
             **_task_params(results.tasks),
+            **{f"task.{task}.shots": n for task, n in (shots or {}).items()},
         }
         mlflow.log_params(params)
         from genspec.plan import log_registration
