@@ -218,7 +218,7 @@ def test_a_judge_never_grades_its_own_family(api: FakeOpenAIServer, workdir: Pat
     ]  # fmt: skip
     conf = write_roster(workdir / "conf", "families", models)
     judges = _judges(url, {"id": "openai/acme-judge", "family": "acme"}, {"id": "openai/neutral"})
-    result = _run("roster=families", TASK, judges, "limit=2", "--config-dir", str(conf))
+    result = _run("roster=families", TASK, judges, "limit=3", "--config-dir", str(conf))
     assert result.exit_code == 0, result.output
     bodies = _judge_bodies(api)
     acme = [b for b in bodies if b["model"] == "acme-judge"]
