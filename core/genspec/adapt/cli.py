@@ -5,7 +5,7 @@ The config is composed like ``genspec run`` (domain, data, model preset or roste
 tracking); ``adapt.KEY=VALUE`` overrides set the recipe
 (:class:`~genspec.adapt.settings.AdaptSettings`) on top of the model's own
 ``params.adapt``. The result is the same adapter an ``adapter: auto`` roster entry
-with that recipe would train on first use: same key, same cache folder.
+with that recipe would train in a run's training step: same key, same cache folder.
 """
 
 from __future__ import annotations
