@@ -35,9 +35,9 @@ OVERRIDES are Hydra overrides (key=value), for example:
 
 Keys: domain, tasks, limit, seed, prompt (zero_shot|few_shot|cot|auto), shots,
 max_new_tokens, roster, model, data (sample|full|local), data.dir,
-cache.mode (or cache=readwrite|readonly|writeonly|off), cache.dir, tracking.uri,
-tracking.experiment, tracking.examples (full|redacted|none), tracking.outbox,
-shard (I/N), launcher (joblib|slurm|ray, with -m), judge.id, alpha, correction
+cache.mode (or cache=readwrite|readonly|writeonly|off), cache.dir, cache.store
+(sqlite|files), tracking.uri, tracking.experiment, tracking.examples (full|redacted|none),
+tracking.outbox, shard (I/N), launcher (joblib|slurm|ray, with -m), judge.id, alpha, correction
 (holm|bh), margin (equivalence margin, 0.03 = 3 points), plan (a file from `genspec plan`).
 """
 
