@@ -78,12 +78,23 @@ def test_parent_run_shows_the_verdict(logged: Logged) -> None:
     pooled = next(c for c in verdict["pooled"] if c["kind"] == "generalist_vs_specialist")
     task = next(c for c in verdict["comparisons"] if c["kind"] == "generalist_vs_specialist")
     for stat in ("difference", "ci_low", "ci_high", "p_value", "mde"):
-        assert metrics[f"verdict.{stat}"] == pytest.approx(pooled[stat])
-        assert metrics[f"gen_vs_spec.0_pooled.{stat}"] == pytest.approx(pooled[stat])
-        assert metrics[f"gen_vs_spec.hearsay.{stat}"] == pytest.approx(task[stat])
+        for key, comparison in (("verdict", pooled), ("gen_vs_spec.0_pooled", pooled)):
+            assert metrics.get(f"{key}.{stat}") == _approx(comparison[stat])
+        assert metrics.get(f"gen_vs_spec.hearsay.{stat}") == _approx(task[stat])
+    estimate = pooled.get("estimate") or {}
+    for name, part in (
+        ("task_mean", estimate.get("equal_weight") or {}),
+        ("random_effects", (estimate.get("random_effects") or {}).get("pooled") or {}),
+    ):
+        assert metrics.get(f"verdict.{name}.estimate") == _approx(part.get("estimate"))
     base = next(c for c in verdict["comparisons"] if c["kind"] == "specialist_vs_base")
     assert metrics["spec_vs_base.special-b.hearsay.difference"] == pytest.approx(base["difference"])
     assert -1 <= metrics["verdict.difference"] <= 1  # fractions, not percent
+
+
+def _approx(value: float | None) -> Any:
+    """What a metric holds for a document's number: a number is logged, None is not."""
+    return None if value is None else pytest.approx(value)
 
 
 def test_model_runs_have_a_one_line_description(logged: Logged) -> None:

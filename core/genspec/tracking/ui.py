@@ -43,7 +43,7 @@ RUNS_KIND = "custom_model_development"
 # Keys of a run's extras in the outbox record.
 TIMES, DATASETS, EXPERIMENT_TAGS, TRACES = "times", "datasets", "experiment_tags", "traces"
 _KIND_PREFIX = {GENERALIST_VS_SPECIALIST: "gen_vs_spec", SPECIALIST_VS_BASE: "spec_vs_base"}
-_STATS = ("difference", "ci_low", "ci_high", "p_value", "p_adjusted", "mde", "n")
+_STATS = ("difference", "ci_low", "ci_high", "p_value", "p_adjusted", "mde", "n", "tost_p")
 
 
 def metric_key(text: str) -> str:
@@ -94,9 +94,22 @@ def _comparison_key(comparison: Comparison) -> str:
 
 
 def _comparison_metrics(comparison: Comparison, prefix: str) -> dict[str, float]:
-    """The comparison's numbers as ``verdict.json`` names them."""
+    """The comparison's numbers as ``verdict.json`` names them; a pooled row adds the
+    task-level domain estimates (``task_mean.*``: tasks weighted equally;
+    ``random_effects.*`` with heterogeneity ``i2`` and ``tau2``)."""
     values = comparison.to_json()
-    return {f"{prefix}.{k}": float(values[k]) for k in _STATS if values.get(k) is not None}
+    metrics = {f"{prefix}.{k}": values[k] for k in _STATS if values.get(k) is not None}
+    estimate = values.get("estimate") or {}
+    random_effects = estimate.get("random_effects") or {}
+    parts = {
+        "task_mean": estimate.get("equal_weight") or {},
+        "random_effects": {**(random_effects.get("pooled") or {}), **random_effects},
+    }
+    for name, part in parts.items():
+        for stat in ("estimate", "ci_low", "ci_high", "p_value", "i2", "tau2"):
+            if isinstance(part.get(stat), int | float):
+                metrics[f"{prefix}.{name}.{stat}"] = part[stat]
+    return {key: float(value) for key, value in metrics.items()}
 
 
 @dataclass(frozen=True)
