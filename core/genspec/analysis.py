@@ -53,6 +53,7 @@ from genspec.evidence import (
     ReportedRow,
     headline,
 )
+from genspec.fairness import MIXED
 from genspec.rendering import ci_text, level, p_phrase, pct, pp
 from genspec.stats.intervals import score_interval
 from genspec.stats.multiple import CORRECTIONS, Correction, adjust
@@ -72,6 +73,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TEST, DEV = "test", "dev"
+MIXED_NOTE = (
+    "Scoring: MIXED. The sides of a comparison were scored by different methods "
+    "(allow_mixed_scoring=true), so it compares two measurements as much as two models."
+)
 Reported = Mapping[tuple[str, str], float] | Iterable[ReportedScore | ReportedRow]
 
 
@@ -87,6 +92,8 @@ class Settings:
     correction: Correction = "holm"
     n_boot: int = 2000
     reported: tuple[ReportedRow, ...] = ()
+    scoring: str = ""  # "mixed" when the sides were scored differently (genspec.fairness)
+    size_matched: bool = False  # a specialist with ``matched:`` meets that generalist
 
     @classmethod
     def of(cls, evidence: DomainEvidence) -> Settings:
@@ -99,6 +106,7 @@ class Settings:
             correction=evidence.correction,  # type: ignore[arg-type]
             n_boot=evidence.n_boot,
             reported=evidence.reported,
+            scoring=MIXED if MIXED_NOTE in evidence.notes else "",
         )
 
 
@@ -128,6 +136,8 @@ def analyse(
         smoke=settings.smoke,
         domain=settings.domain,
         reported=settings.reported,
+        scoring=settings.scoring,
+        size_matched=settings.size_matched,
     )
     return Analysis(
         summaries=tuple(summarize(frame)),
@@ -391,8 +401,13 @@ def _pairings(
     dev: pd.DataFrame,
     models: Sequence[ModelSpec],
     declared: dict[str, str],
+    size_matched: bool = False,
 ) -> tuple[list[Choice], list[_Pairing]]:
-    """The comparisons the roster's roles call for, with how each side was chosen."""
+    """The comparisons the roster's roles call for, with how each side was chosen.
+
+    With ``size_matched`` the chosen specialist meets the generalist its ``matched:``
+    names (one of its own size, often built on its own base) instead of the best one.
+    """
     by_name = {m.name: m for m in models}
     tasks = list(test["task"].unique())
     choices: list[Choice] = []
@@ -400,6 +415,10 @@ def _pairings(
     for task in tasks:
         generalist = _choose(task, Role.GENERALIST.value, models, dev, declared)
         specialist = _choose(task, Role.SPECIALIST.value, models, dev, declared)
+        matched = by_name[specialist.model].matched if specialist.model else None
+        if size_matched and matched:
+            detail = f"size-matched to {specialist.model} (size_matched=true)"
+            generalist = Choice(task, Role.GENERALIST.value, matched, "matched", detail)
         choices += [generalist, specialist]
         if generalist.model and specialist.model:
             a, b = by_name[generalist.model], by_name[specialist.model]
@@ -455,6 +474,8 @@ def compare(
     declared_best: Mapping[str, str] | None = None,
     reported: Reported | None = None,
     domain: str = "",
+    scoring: str = "",
+    size_matched: bool = False,
 ) -> DomainEvidence:
     """Compare the roster's sides on every task of the test split, and decide.
 
@@ -467,12 +488,17 @@ def compare(
         raise ConfigError(
             f"correction must be one of {', '.join(CORRECTIONS)}; got '{correction}'."
         )
-    declared = _check_declared(declared_best or {}, models)
+    # a roster's ``best: true`` entries, unless the caller declares otherwise
+    in_roster = {m.role.value: m.name for m in models if m.best}
+    declared = _check_declared({**in_roster, **(declared_best or {})}, models)
     test = frame[frame["split"] == TEST]
-    dev = frame[(frame["split"] == DEV) & frame["error"].isna()]
-    choices, pairings = _pairings(test, dev, models, declared)
+    # a failed dev call scores 0 here as in the engine, so both rank alike
+    dev = frame[frame["split"] == DEV]
+    choices, pairings = _pairings(test, dev, models, declared, size_matched)
     comparisons, pooled, notes = _analyse(pairings, alpha, correction, seed, n_boot)
     unchosen = [f"{c.task}: no {c.role} chosen ({c.detail})" for c in choices if c.model is None]
+    if scoring == MIXED:
+        unchosen.insert(0, MIXED_NOTE)
     head = headline(pooled)
     decision = domain_verdict(
         head.verdict if head else None,
@@ -481,7 +507,7 @@ def compare(
     return DomainEvidence(
         domain=domain,
         verdict=decision.verdict,
-        reason=_explain(decision, head, alpha),
+        reason=(f"{MIXED_NOTE} " if scoring == MIXED else "") + _explain(decision, head, alpha),
         smoke=smoke,
         alpha=alpha,
         correction=correction,

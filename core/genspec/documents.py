@@ -17,7 +17,7 @@ re-shapes these documents field by field.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from genspec.axes.records import AxisSummary
@@ -50,6 +50,9 @@ class ModelEntry:
     base: str | None
     provider_models: tuple[str, ...] = ()
     system_fingerprints: tuple[str, ...] = ()
+    best: bool = False  # declared its role's pick (the analysis must choose it again)
+    matched: str | None = None
+    facts: Mapping[str, str] = field(default_factory=dict)  # ModelSpec.facts(): size, date ...
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,9 @@ class ModelEntry:
             "base": self.base,
             "provider_models": list(self.provider_models),
             "system_fingerprints": list(self.system_fingerprints),
+            "best": self.best,
+            "matched": self.matched,
+            "facts": dict(self.facts),
         }
 
     @classmethod
@@ -72,12 +78,22 @@ class ModelEntry:
             base=data["base"],
             provider_models=tuple(data.get("provider_models", ())),
             system_fingerprints=tuple(data.get("system_fingerprints", ())),
+            best=bool(data.get("best", False)),
+            matched=data.get("matched"),
+            facts=dict(data.get("facts", {})),
         )
 
     def spec(self) -> ModelSpec:
-        """The roster entry again, as far as the analysis needs it (name, role, base)."""
+        """The roster entry again, as far as the analysis needs it (name, role, base, and
+        the declared choices ``best`` and ``matched``)."""
         return ModelSpec(
-            name=self.name, id=self.id, role=self.role, backend=self.backend, base=self.base
+            name=self.name,
+            id=self.id,
+            role=self.role,
+            backend=self.backend,
+            base=self.base,
+            best=self.best,
+            matched=self.matched,
         )
 
 

@@ -86,7 +86,7 @@ class Choice:
     task: str
     role: str
     model: str | None  # None: no choice could be made
-    method: str  # "declared" | "dev" | "only" | "none"
+    method: str  # "declared" | "dev" | "only" | "matched" | "none"
     detail: str
 
 

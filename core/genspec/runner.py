@@ -84,6 +84,8 @@ def run_domain(
         smoke=roster.smoke,
         seed=config.seed,
         reported=tuple(ReportedRow.of(r) for r in roster.reported),
+        scoring=result.scoring,
+        size_matched=config.size_matched,
     )
     analysis = analyse(frame, result.models, settings, by_category)
     axes = axes_report(result.axis_items, frame, result.models, settings)  # None by default
@@ -190,6 +192,9 @@ def documents(
                 base=m.base,
                 provider_models=distinct(m.name, "provider_model"),
                 system_fingerprints=distinct(m.name, "system_fingerprint"),
+                best=m.best,
+                matched=m.matched,
+                facts=m.facts(),
             )
             for m in run.models
         ),
