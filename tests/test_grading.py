@@ -245,3 +245,26 @@ def test_a_rubric_task_needs_a_panel_and_a_default_run_leaves_it_out(
     config, _ = compose(["domain=medical", "roster=fake-api"])
     names = [p.task.name for p in prepare(config).tasks]
     assert "ddx" in names and not any(n.startswith("healthbench") for n in names)
+
+
+# --- bundled tasks -------------------------------------------------------------------------
+
+
+def test_bundled_rubric_tasks_map_their_hub_schema() -> None:
+    from genspec.config.schema import DataConfig
+    from genspec.data import load_task_data
+    from genspec.plugins import registry
+
+    tasks = registry().tasks
+    hard = load_task_data(tasks["healthbench_hard"], DataConfig())
+    first = hard.test[0]
+    assert first.question.startswith("user: ") and first.category == "hedging"
+    assert {c.kind for c in first.rubric} >= {"accuracy"} and min(
+        c.points for c in first.rubric
+    ) < 0
+    finance = load_task_data(tasks["financebench"], DataConfig())
+    item = finance.test[0]
+    assert "[HARBORLANE_2022_10K]" in item.context and item.target == "$412.00"
+    (criterion,) = item.rubric
+    assert criterion.kind == "reference" and "$412.00" in criterion.text
+    assert all(t.panel_graded for t in (tasks["healthbench_hard"], tasks["financebench"]))

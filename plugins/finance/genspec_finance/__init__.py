@@ -32,6 +32,7 @@ from genspec.toolkit import (
 )
 from genspec.toolkit.suites import mmlu_task, parquet_export
 from genspec_finance import wording
+from genspec_finance.graded import graded_tasks
 
 DOMAIN = "finance"
 SENTIMENT = ("negative", "neutral", "positive")
@@ -125,6 +126,7 @@ def genspec_tasks() -> list[Task]:
             "MMLU professional accounting and high-school macroeconomics.",
             subject="finance and economics",
         ),
+        *graded_tasks(),
     ]
 
 
