@@ -7,7 +7,7 @@ the same in Chromium)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,16 +206,18 @@ def test_parent_table_puts_the_models_side_by_side(logged: Logged) -> None:
         assert len(set(agree)) == 1
 
 
-def _rows(n: int) -> pd.DataFrame:
+def _rows(n: int, model: str = "m", wrong: Callable[[str, int], bool] = lambda t, i: True) -> Any:
+    """Dev and test rows of tasks t1 and t2, items 0..n-1; ``wrong(task, item)`` says
+    which answers are wrong."""
     rows = [
         ExampleResult(
             task=task,
             example_id=str(i),
-            model="m",
+            model=model,
             role="generalist",
             prediction="A",
             gold="B",
-            correct=0.0,
+            correct=0.0 if wrong(task, i) else 1.0,
             invalid=False,
             category="",
             prompt=f"Patient John {i}?",
@@ -235,15 +237,28 @@ def _rows(n: int) -> pd.DataFrame:
     return to_frame(rows)
 
 
-def test_traces_are_capped_per_task_and_hold_no_text_under_none() -> None:
-    records = trace_records(_rows(5), cap=3, start_ms=1000)
-    assert [(r["tags"]["genspec.task"], r["tags"]["genspec.item"]) for r in records] == [
-        ("t1", "0"), ("t1", "1"), ("t1", "2"), ("t2", "0"), ("t2", "1"), ("t2", "2"),
-    ]  # fmt: skip
+def test_traces_are_capped_per_task_keeping_wrong_answers_first() -> None:
+    # m1 is wrong on t1 item 3 only, m2 on t1 item 4 only: those two are traced first
+    logged = pd.concat(
+        [
+            _rows(6, "m1", lambda task, i: (task, i) == ("t1", 3)),
+            _rows(6, "m2", lambda task, i: (task, i) == ("t1", 4)),
+        ]
+    )
+    for model in ("m1", "m2"):
+        records = trace_records(logged, model, cap=3, start_ms=1000)
+        assert [(r["tags"]["genspec.task"], r["tags"]["genspec.item"]) for r in records] == [
+            ("t1", "0"), ("t1", "3"), ("t1", "4"), ("t2", "0"), ("t2", "1"), ("t2", "2"),
+        ]  # fmt: skip
+        assert {r["tags"]["genspec.model"] for r in records} == {model}
     assert records[0]["duration_ms"] == 500 and records[0]["start_ms"] == 1000
-    assert trace_records(_rows(5), cap=0, start_ms=0) == []
+    assert trace_records(logged, "m1", cap=0, start_ms=0) == []
+
+
+def test_traces_hold_no_text_under_none() -> None:
     masked = protect(_rows(2), "none")
-    bare = trace_records(masked, cap=10, start_ms=0)
+    bare = trace_records(masked, "m", cap=10, start_ms=0)
+    assert len(bare) == 4
     assert bare[0]["inputs"] == {"item": "t1/0"}
     assert bare[0]["outputs"] == {"prediction": masked["prediction"].iloc[0]}
     assert "Patient" not in json.dumps(bare)

@@ -189,7 +189,7 @@ def log_model(
     if times is not None:
         recorder.log_extra(TIMES, [_ms(times[0]), _ms(times[1])])
     start = _ms(times[0]) if times is not None else _ms(time.time())
-    traces = trace_records(logged[logged["model"] == model], tracking.traces, start)
+    traces = trace_records(logged, model, tracking.traces, start)
     if traces:
         recorder.log_extra(TRACES, traces)
 
