@@ -3,6 +3,7 @@ declared best models, and model facts on roster entries."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -196,6 +197,13 @@ def test_size_and_date_plots_and_facts_reach_mlflow(workdir: Path) -> None:
     assert children["spec"]["model.released"] == "2023-11-27"
     assert children["spec"]["model.family"] == "llama-2"
     assert "model.params_b" not in children["other"]
+
+    local = store.download_artifacts(parent.info.run_id, "splits.json", str(workdir))
+    medqa = json.loads(Path(local).read_text())["medqa"]
+    train, chosen = set(medqa["train"]["ids"]), set(medqa["select"]["ids"])
+    assert train and chosen and train.isdisjoint(chosen)
+    assert set(medqa["selected_on"]["ids"]) <= chosen  # two specialists: chosen on select
+    assert len(medqa["test"]["positions"]) == 3 and not set(medqa["test"]["ids"]) & train
 
 
 # --- the analysis chooses as declared, and ranks dev as the engine did ------------------

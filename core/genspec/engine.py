@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from genspec import shards
 from genspec.adapt.plan import Plan, bind_plans
@@ -222,6 +222,34 @@ def prepare(config: RunConfig) -> Prepared:
         dev, too_few = _select_items(task, parts, config) if with_dev else ((), "")
         prepared.append(PreparedTask(data, examples, templates, dev, parts, too_few))
     return Prepared(prepared, models, plans)
+
+
+def split_record(tasks: Sequence[PreparedTask], with_ids: bool) -> dict[str, dict[str, Any]]:
+    """Each task's train, select and test items, for ``splits.json`` in MLflow.
+
+    Items are named by their position in the task's dev or test file (stable, and no
+    text); ids are added only when ``with_ids`` (``tracking.examples=full``), since a
+    local file's ids may themselves be personal data.
+    """
+    record: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        dev_at = {id(ex): i for i, ex in enumerate(task.data.dev)}
+        test_at = {id(ex): i for i, ex in enumerate(task.data.test)}
+        parts = task.parts or DevParts(train=(), select=task.data.dev)
+        groups = {
+            "train": [(dev_at[id(ex)], ex.id) for ex in parts.train],
+            "select": [(dev_at[id(ex)], ex.id) for ex in parts.select],
+            "selected_on": [(dev_at[id(ex)], ex.id) for ex in task.dev],
+            "test": [(test_at[id(ex)], ex.id) for ex in task.examples],
+        }
+        record[task.task.name] = {
+            name: {
+                "positions": [p for p, _ in items],
+                **({"ids": [i for _, i in items]} if with_ids else {}),
+            }
+            for name, items in groups.items()
+        }
+    return record
 
 
 def _select_items(

@@ -124,6 +124,7 @@ def run_domain(
             plots=plots,
             facts=RunFacts.of(result),
             shots={p.task.name: engine.shots_used(p, result.models, config) for p in result.tasks},
+            splits=engine.split_record(result.tasks, config.tracking.examples == "full"),
         )
     if delivery.run_id is None:
         failed = "could not be written" if sqlite_path(uri) else "could not be reached"

@@ -185,6 +185,7 @@ def log_domain_run(
     plots: Iterable[Path] = (),
     facts: ui.RunFacts | None = None,
     shots: Mapping[str, int] | None = None,
+    splits: Mapping[str, Any] | None = None,
 ) -> Delivery:
     """Log everything about one domain run: to MLflow, or to the outbox if that fails.
 
@@ -193,6 +194,7 @@ def log_domain_run(
     each model's metrics. ``prompt_choice`` maps (model, task) to the template used and
     the dev accuracy of each candidate. ``shots`` maps each task to the few-shot
     examples its prompts held at most (fewer than ``shots`` when the dev pool is small).
+    ``splits`` records each task's train/select/test items (``engine.split_record``).
 
     Everything is recorded to disk first (:mod:`genspec.tracking.outbox`) with the
     names of MLflow's fluent API, then uploaded in one go.
@@ -242,6 +244,8 @@ def log_domain_run(
         log_registration(mlflow, config)  # α, correction, margin; the plan and its hash
         mlflow.log_dict(redact(dict(plain_config)), "config.yaml")
         mlflow.log_dict(results.to_json(), "results.json")
+        if splits:
+            mlflow.log_dict(dict(splits), "splits.json")
         label = row_label(config.tracking.examples, {r.category for r in rows})
         mlflow.log_dict(documents.rows.relabelled(label).to_json(), "rows.json")
         mlflow.log_dict(evidence.to_json(), "verdict.json")
