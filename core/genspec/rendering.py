@@ -90,6 +90,10 @@ def domain_markdown(evidence: DomainEvidence) -> str:
             lines += [f"### {table.title}", "", table.legend, ""]
             lines += _table(list(table.headers), [list(row) for row in table.rows])
     lines += markdown_tail(evidence)
+    if evidence.axes:  # the axes beside accuracy (genspec.axes imports this module)
+        from genspec.axes.render import markdown as axes_markdown
+
+        lines += axes_markdown(evidence)
     return "\n".join(lines).rstrip() + "\n"
 
 

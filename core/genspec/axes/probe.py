@@ -181,12 +181,20 @@ def _originals(probe: Probe) -> list[tuple[Judgement, Response]]:
     ]
 
 
+def kept(after: float, before: float) -> float:
+    """Robustness's per-item score: ½(1 + after − before), 1 a gain, ½ no change, 0 a loss."""
+    return (1 + after - before) / 2
+
+
 def robustness(probe: Probe) -> list[AxisItem]:
     """Each perturbation's items, scored paired against the original answer."""
     originals = _originals(probe)
     items = []
     if probe.task.kind is TaskKind.MULTIPLE_CHOICE:
         items += _option_order(probe, originals)
+    else:  # labels or free answers: no option order to shift, counted as unchanged
+        axis = f"{ROBUSTNESS}:{OPTION_ORDER}"
+        items += [probe.item(axis, ex, 0.0, error=UNCHANGED) for ex in probe.examples]
     for perturbation in probe.perturbations:
         items += _perturbed(probe, perturbation, originals)
     return items
@@ -215,7 +223,14 @@ def _perturbed(
         after = probe.judge(changed[i], request, response)
         error = original.error or response.error
         items.append(
-            probe.item(axis, ex, after.correct - before.correct, correct=after.correct, error=error)
+            probe.item(
+                axis,
+                ex,
+                kept(after.correct, before.correct),
+                correct=after.correct,
+                original=before.correct,
+                error=error,
+            )
         )
     return items
 
@@ -245,8 +260,9 @@ def _option_order(probe: Probe, originals: Sequence[tuple[Judgement, Response]])
             probe.item(
                 axis,
                 ex,
-                mean - before.correct,
+                kept(mean, before.correct),
                 correct=mean,
+                original=before.correct,
                 consistent=bool(first) and picks == {first},
                 error=error,
             )

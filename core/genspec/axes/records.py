@@ -35,8 +35,10 @@ class AxisItem:
     ``axis`` is ``calibration``, ``abstention``, ``contamination`` or
     ``robustness:<perturbation>``. ``score`` is the per-item value compared between
     models (higher is better): 1 − (confidence − correct)² for calibration; 1 right,
-    ½ abstained, 0 wrong for abstention; perturbed − original correctness (−1, 0 or 1)
-    for robustness; the probe's signal for contamination (not compared). ``error``
+    ½ abstained, 0 wrong for abstention; ½(1 + perturbed − original correctness) for
+    robustness (in [0, 1], as the paired statistics need: ½ is no change); the probe's
+    signal for contamination (not compared). ``original`` is the unperturbed item's
+    correctness (robustness). ``error``
     says why an item has no measurement (a failed call, no stated confidence, a
     perturbation that did not apply): such items are counted, never dropped silently.
     """
@@ -51,6 +53,7 @@ class AxisItem:
     confidence: float | None = None
     abstained: bool = False
     consistent: bool | None = None  # option order: the same option chosen in every shift
+    original: float | None = None  # robustness: correctness on the unperturbed item
     method: str = ""
     error: str | None = None
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 SCORES = {
     CALIBRATION: "per-item 1 − (confidence − correct)²",
     ABSTENTION: "right 1, abstained ½, wrong 0",
-    ROBUSTNESS: "perturbed − original correctness, all perturbations",
+    ROBUSTNESS: "½(1 + perturbed − original correctness), all perturbations",
 }
 MEANING = {
     "holds": "the generalist is better",
@@ -46,14 +46,15 @@ SHOWN = {
 
 
 def _drops(evidence: DomainEvidence) -> str:
-    """The pooled sides' accuracy drops (a robustness score is −drop per item)."""
+    """The pooled sides' accuracy drops (a robustness score is ½(1 − drop) per item)."""
     head = evidence.headline
     if head is None:
         return ""
     result = head.result
     return (
-        f" Accuracy drop: {head.model_a} {pp(-result.score_a)} points, "
-        f"{head.model_b} {pp(-result.score_b)} points."
+        f" Accuracy drop: {head.model_a} {pp(1 - 2 * result.score_a)} points, "
+        f"{head.model_b} {pp(1 - 2 * result.score_b)} points (the difference in drops is "
+        "twice the score difference above)."
     )
 
 
@@ -62,7 +63,7 @@ def verdict_lines(axes: Mapping[str, DomainEvidence]) -> list[str]:
     lines = []
     for axis, evidence in axes.items():
         base = axis.partition(":")[0]
-        what = SCORES.get(axis) or "perturbed − original correctness"
+        what = SCORES.get(axis) or "½(1 + perturbed − original correctness)"
         line = (
             f"{axis}: {evidence.verdict.value.upper()} ({MEANING[evidence.verdict.value]}; "
             f"score: {what}). {evidence.reason}."

@@ -87,7 +87,7 @@ def _abstention(kept: Sequence[AxisItem]) -> dict[str, float]:
 
 def _robustness(kept: Sequence[AxisItem]) -> dict[str, float]:
     after = sum(i.correct for i in kept) / len(kept)
-    before = sum(i.correct - i.score for i in kept) / len(kept)
+    before = sum(i.original or 0.0 for i in kept) / len(kept)
     values = {"accuracy_original": before, "accuracy_perturbed": after, "drop": before - after}
     consistent = [i.consistent for i in kept if i.consistent is not None]
     if consistent:
@@ -228,7 +228,7 @@ def report(
     return AxesReport(tuple(summaries), {a: evidence[a] for a in order}, tuple(items))
 
 
-def parent_metrics(summaries: Sequence[AxisSummary], model: str) -> dict[str, float]:
+def model_metrics(summaries: Sequence[AxisSummary], model: str) -> dict[str, float]:
     """A model's axis metrics for MLflow: ``axes.<axis>.<task>.<metric>``."""
     return {
         f"axes.{s.axis}.{s.task}.{name}".replace(":", "."): float(value)

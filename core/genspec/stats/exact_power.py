@@ -162,9 +162,10 @@ def t_power(n: int, difference: float, sd: float, *, alpha: float = 0.05) -> flo
     df = n - 1
     critical = float(stats.t.ppf(1 - alpha / 2, df))
     noncentrality = finite_number(difference, "difference") * math.sqrt(n) / sd
-    return float(
-        stats.nct.sf(critical, df, noncentrality) + stats.nct.cdf(-critical, df, noncentrality)
-    )
+    tails = [stats.nct.sf(critical, df, noncentrality), stats.nct.cdf(-critical, df, noncentrality)]
+    # scipy returns NaN for a tail far below 1e-30 (df 29, noncentrality 11: the lower
+    # tail); the other tail is then near 1 and exact, so the NaN one counts as 0
+    return float(sum(0.0 if math.isnan(tail) else tail for tail in tails))
 
 
 def t_mde(n: int, sd: float, *, alpha: float = 0.05, power: float = POWER) -> float:

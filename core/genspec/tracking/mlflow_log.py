@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from genspec import __version__
+from genspec.axes.report import model_metrics
 from genspec.config.schema import ModelSpec, RunConfig, TrackingConfig
 from genspec.documents import ModelEntry, RunDocuments, TaskEntry
 from genspec.rendering import domain_markdown
@@ -275,6 +276,7 @@ def log_domain_run(
                         **_task_metrics([*results.results, *results.by_category], model.name),
                         **_usage_metrics(model_rows, model, config.gpu_usd_per_hour),
                         **dev_metrics,
+                        **model_metrics(results.axes, model.name),
                     }
                 )
                 for task, task_rows in logged[logged["model"] == model.name].groupby("task"):
