@@ -272,7 +272,7 @@ def require_panel(
     if graded and not panel:
         raise ConfigError(
             f"Task(s) {', '.join(graded)} are graded by rubric and need a judge panel: "
-            "add judges=[{id: openai/gpt-4o-mini}, {id: anthropic/claude-3-5-haiku-latest}] "
+            "add judges=[{id: openai/gpt-4o-mini}, {id: anthropic/claude-haiku-4-5}] "
             "(or judge.id=... for a panel of one; offline: judge.id=smollm2 judge.backend=hf, "
             "a pipeline check)."
         )
