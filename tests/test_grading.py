@@ -268,3 +268,19 @@ def test_bundled_rubric_tasks_map_their_hub_schema() -> None:
     (criterion,) = item.rubric
     assert criterion.kind == "reference" and "$412.00" in criterion.text
     assert all(t.panel_graded for t in (tasks["healthbench_hard"], tasks["financebench"]))
+
+
+def test_medcalc_is_right_within_the_rows_limits_and_dates_match_as_text() -> None:
+    from genspec.config.schema import DataConfig
+    from genspec.data import load_task_data
+    from genspec.plugins import registry
+
+    task = registry().tasks["medcalc"]
+    items = {ex.id: ex for ex in load_task_data(task, DataConfig()).test}
+    bmi, due = items["1"], items["7"]  # Row Numbers: BMI, estimated due date
+    assert task.scorer is not None and not task.by_default
+    assert task.scorer("BMI = 82/1.75^2\nAnswer: 26.1", bmi).correct == 1.0  # inside 25.4-28.1
+    assert task.scorer("Answer: 28.2", bmi).correct == 0.0
+    assert task.scorer("I cannot compute it.", bmi).invalid
+    assert task.scorer("Answer: 10/22/2023", due).correct == 1.0
+    assert task.scorer("Answer: 10/21/2023", due).correct == 0.0

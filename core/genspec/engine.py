@@ -184,8 +184,8 @@ def prepare(config: RunConfig) -> Prepared:
         tasks = [by_name[name] for name in config.tasks]
     else:  # by default, the tasks this data source has (no hub copy of ddx; JAMA only local)
         source = config.data.source
-        # tasks graded by a judge panel run only when named: judges cost money
-        readable = [t for t in tasks if provides(source, t) and not t.panel_graded]
+        # by_default=False: run only when named (judges cost money; issue 19's tasks)
+        readable = [t for t in tasks if provides(source, t) and t.by_default]
         if not readable:  # else the run would log an empty table and an inconclusive verdict
             has = "a hub dataset" if source == "full" else "a bundled sample"
             names = ", ".join(t.name for t in tasks)

@@ -197,6 +197,9 @@ class Task:
     # a task needs ``judges=[...]`` (or ``judge.id``) and runs only when named in
     # ``tasks=[...]``, so a default run never pays judges it was not asked for.
     panel_graded: bool = False
+    # False: run only when named in ``tasks=[...]`` (tasks graded by a panel, and the
+    # professional-work tasks of issue 19, which the default run's baseline leaves out)
+    by_default: bool = True
 
     @property
     def local_stem(self) -> str:

@@ -125,4 +125,5 @@ def rubric_task(
         metric=RUBRIC_METRIC,
         scorer=awaiting_panel,
         panel_graded=True,
+        by_default=False,
     )

@@ -55,7 +55,8 @@ class Declared(TypedDict, total=False):
     (hub schema) to an :class:`Example`; bundled sample files live in
     ``<package>/data/<name>/``; ``hub`` is read with ``data=full``;
     ``local_name`` is the file stem ``data=local`` looks for (default: ``name``);
-    ``report_by_category`` adds per-category scores to the results.
+    ``report_by_category`` adds per-category scores to the results; ``by_default=False``
+    runs the task only when a run names it (``tasks=[...]``).
     """
 
     name: Required[str]
@@ -67,6 +68,7 @@ class Declared(TypedDict, total=False):
     hub: HubSource | None
     local_name: str
     report_by_category: bool
+    by_default: bool
 
 
 def _task(

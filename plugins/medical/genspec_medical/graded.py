@@ -1,4 +1,7 @@
-"""Medical tasks with open answers graded by rubric and a judge panel (genspec.grading).
+"""Medical tasks of professional work, run only when named (``tasks=[...]``).
+
+Open answers graded by rubric and a judge panel (genspec.grading), and MedCalc-Bench's
+calculations, scored within each row's limits (:mod:`genspec_medical.medcalc`).
 
 HealthBench (OpenAI, 2025): health conversations, each with physician-written
 criteria worth points (negative for harms). The consensus subset keeps the criteria
@@ -9,7 +12,8 @@ worst on. The hub copy and fields are in ``data/SOURCES.md``.
 from __future__ import annotations
 
 from genspec.grading.tasks import conversation, rubric_fields, rubric_task, tag
-from genspec.toolkit import HubSource, Task
+from genspec.toolkit import HubSource, Task, free_text_task
+from genspec_medical import medcalc
 
 HEALTHBENCH_HUB = "Tonic/Health-Bench-Eval-OSS-2025-07"  # the official files, as splits
 HEALTHBENCH_FIELDS = rubric_fields(
@@ -39,8 +43,25 @@ def _healthbench(subset: str, description: str) -> Task:
 
 
 def graded_tasks() -> list[Task]:
-    """The bundled plugin's tasks graded by rubric (run only when named, with judges)."""
+    """The bundled plugin's professional-work tasks (run only when named)."""
     return [
+        free_text_task(
+            name="medcalc",
+            description=(
+                "MedCalc-Bench: clinical calculations (scores, doses, dates) from patient "
+                "notes, right within the row's limits."
+            ),
+            subject="clinical calculation",
+            instruction=medcalc.INSTRUCTION,
+            answer_form=medcalc.ANSWER_FORM,
+            answer_tokens=24,
+            scorer=medcalc.score,
+            metric="accuracy (within MedCalc-Bench's limits)",
+            hub=HubSource("ncbi/MedCalc-Bench-v1.0", split="test", dev_split="train"),
+            fields=medcalc.FIELDS,
+            report_by_category=True,
+            by_default=False,
+        ),
         _healthbench(
             "consensus",
             "HealthBench consensus: health conversations graded by physician-agreed "
