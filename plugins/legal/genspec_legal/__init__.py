@@ -19,6 +19,7 @@ from genspec.toolkit import (
 )
 from genspec.toolkit.suites import YES_NO, legalbench_task, mmlu_task
 from genspec_legal import wording
+from genspec_legal.contracts import cuad_tasks
 
 DOMAIN = "legal"
 ABERCROMBIE_LABELS = ("generic", "descriptive", "suggestive", "arbitrary", "fanciful")
@@ -80,6 +81,7 @@ def genspec_tasks() -> list[Task]:
                 answer="label",
             ),
         ),
+        *cuad_tasks(),
     ]
 
 
