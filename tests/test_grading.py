@@ -267,7 +267,11 @@ def test_bundled_rubric_tasks_map_their_hub_schema() -> None:
     assert "[HARBORLANE_2022_10K]" in item.context and item.target == "$412.00"
     (criterion,) = item.rubric
     assert criterion.kind == "reference" and "$412.00" in criterion.text
-    assert all(t.panel_graded for t in (tasks["healthbench_hard"], tasks["financebench"]))
+    notes = load_task_data(tasks["mts_dialog"], DataConfig()).test[0]
+    assert notes.question == "Write the GENHX section of the clinical note."
+    assert notes.context.startswith("Doctor: ") and notes.rubric[0].kind == "reference"
+    graded = ("healthbench_hard", "financebench", "mts_dialog")
+    assert all(tasks[name].panel_graded and not tasks[name].by_default for name in graded)
 
 
 def test_medcalc_is_right_within_the_rows_limits_and_dates_match_as_text() -> None:

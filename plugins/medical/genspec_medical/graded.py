@@ -12,9 +12,13 @@ worst on. The hub copy and fields are in ``data/SOURCES.md``.
 from __future__ import annotations
 
 from genspec.grading.tasks import conversation, rubric_fields, rubric_task, tag
-from genspec.toolkit import HubSource, Task, free_text_task
+from genspec.toolkit import HubSource, Task, formatted, free_text_task
 from genspec_medical import medcalc
 
+NOTE_INSTRUCTION = (
+    "The following is a conversation between a doctor and a patient. Write the requested "
+    "section of the clinical note about {subject}: the facts stated, nothing invented."
+)
 HEALTHBENCH_HUB = "Tonic/Health-Bench-Eval-OSS-2025-07"  # the official files, as splits
 HEALTHBENCH_FIELDS = rubric_fields(
     id="prompt_id",
@@ -61,6 +65,24 @@ def graded_tasks() -> list[Task]:
             fields=medcalc.FIELDS,
             report_by_category=True,
             by_default=False,
+        ),
+        rubric_task(
+            name="mts_dialog",
+            description=(
+                "MTS-Dialog: a clinical note section written from a doctor-patient "
+                "conversation, graded against the reference note (judge panel; local file)."
+            ),
+            subject="clinical documentation",
+            instruction=NOTE_INSTRUCTION,
+            answer_tokens=256,
+            fields=rubric_fields(
+                id="ID",
+                question=formatted("Write the {section_header} section of the clinical note."),
+                context="dialogue",
+                reference="section_text",
+                category="section_header",
+            ),
+            report_by_category=True,
         ),
         _healthbench(
             "consensus",
