@@ -25,8 +25,10 @@ from genspec.axes.records import (
     AXES,
     CALIBRATION,
     CONTAMINATION,
+    MIN_K_PROB,
     OPTION_PROBABILITIES,
     STATED_CONFIDENCE,
+    TS_GUESSING,
     UNCHANGED,
     AxisItem,
 )
@@ -202,8 +204,10 @@ def test_axes_all_on_the_mock_backend(workdir: Path) -> None:
         assert len([i for i in run.axis_items if i.axis == axis]) == 3 * 60
     calibration = [i for i in run.axis_items if i.axis == CALIBRATION]
     assert all(i.method == STATED_CONFIDENCE and i.confidence is not None for i in calibration)
-    hidden = [i for i in run.axis_items if i.axis == CONTAMINATION and i.task == "pubmedqa"]
-    assert {i.error for i in hidden} == {NOTHING_TO_HIDE}  # yes/no/maybe: nothing to hide
+    signal = [i for i in run.axis_items if i.axis == CONTAMINATION]
+    # the mock gives token log-probabilities: Min-K% on every item, options or not
+    assert {(i.method, i.error) for i in signal} == {(MIN_K_PROB, None)}
+    assert all(i.score < 0 for i in signal)
     shifts = [i for i in run.axis_items if i.axis == "robustness:option_order"]
     assert {i.task for i in shifts if i.error != UNCHANGED} == {"medqa"}
 
@@ -248,8 +252,8 @@ def test_fake_api_calibration_is_stated_and_a_rerun_makes_no_call(
     with FakeOpenAIServer() as server:
         monkeypatch.setenv("GENSPEC_FAKE_API_BASE", server.url)
         config, _ = compose(
-            ["domain=medical", "roster=fake-api", "tasks=[medqa]", "limit=3",
-             "axes=[calibration,abstention,robustness]"]
+            ["domain=medical", "roster=fake-api", "tasks=[medqa,pubmedqa]", "limit=3",
+             "axes=all"]
         )  # fmt: skip
         first = engine.run(config)
         calls = server.calls
@@ -259,6 +263,12 @@ def test_fake_api_calibration_is_stated_and_a_rerun_makes_no_call(
         assert all(i.error is None and 0 <= (i.confidence or -1) <= 1 for i in calibration)
         asked = [r.body for r in server.requests if r.body]
         assert any("'Confidence: N'" in json.dumps(body) for body in asked)
+        guesses = [i for i in first.axis_items if i.axis == CONTAMINATION]
+        assert {i.method for i in guesses} == {TS_GUESSING}  # an API model: TS-Guessing
+        asked_guess = [b for b in asked if "Fill in the [MASK]" in json.dumps(b)]
+        hidden = [i for i in guesses if i.task == "pubmedqa"]  # yes/no/maybe: no option
+        assert hidden and {i.error for i in hidden} == {NOTHING_TO_HIDE}  # counted, not dropped
+        assert len(asked_guess) == len([i for i in guesses if i.error is None])
         again = engine.run(config)
         assert server.calls == calls  # every perturbed and variant request was cached
         assert [i.score for i in again.axis_items] == [i.score for i in first.axis_items]

@@ -45,6 +45,7 @@ from genspec.requests import (
     Message,
     Request,
     Response,
+    TokensRequest,
     request_key,
 )
 from genspec.results import ExampleResult
@@ -417,6 +418,8 @@ def _stream(backend: Backend, requests: Sequence[Request]) -> Iterator[tuple[int
     """Send one batch of requests (all of one kind: the model's scoring method)."""
     if all(isinstance(r, LoglikRequest) for r in requests):
         return backend.loglikelihood(requests)  # type: ignore[arg-type]
+    if all(isinstance(r, TokensRequest) for r in requests):  # the contamination axis
+        return backend.token_logprobs(requests)  # type: ignore[arg-type]
     return backend.generate(requests)  # type: ignore[arg-type]
 
 
@@ -503,6 +506,7 @@ class _ModelRunner:
                 start=self.progress.start,
                 perturbations=[*BUILT_IN, *registry().perturbations.get(task.domain, [])],
                 bar=_bar(self.model.name, task.name, "test", ""),
+                token_logprobs=backend_class(self.model.backend).TOKEN_LOGPROBS,
             ),
         )
 

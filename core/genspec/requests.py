@@ -58,6 +58,16 @@ Request = LoglikRequest | GenerateRequest
 
 
 @dataclass(frozen=True)
+class TokensRequest:
+    """The log-probability of every token of a plain text (no chat template, no prompt):
+    what Min-K% probability reads (genspec.axes, contamination). Backends that can
+    answer it say so with ``Backend.TOKEN_LOGPROBS``."""
+
+    text: str
+    kind: Literal["token_logprobs"] = "token_logprobs"
+
+
+@dataclass(frozen=True)
 class Response:
     """What came back for one request, with the numbers users ask for (promptfoo-style)."""
 

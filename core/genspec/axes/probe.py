@@ -19,6 +19,7 @@ from genspec.axes.records import (
     ABSTENTION,
     CALIBRATION,
     CONTAMINATION,
+    MIN_K_PROB,
     OPTION_PROBABILITIES,
     ROBUSTNESS,
     STATED_CONFIDENCE,
@@ -37,7 +38,7 @@ from genspec.axes.variants import (
 )
 from genspec.config.schema import ModelSpec
 from genspec.prompting import answer_text
-from genspec.requests import LoglikRequest, Request, Response
+from genspec.requests import LoglikRequest, Request, Response, TokensRequest
 from genspec.task import LETTERS, Example, Judgement, Task, TaskKind
 
 NO_CONFIDENCE = "no stated confidence"
@@ -59,6 +60,7 @@ class Probe:
     start: Callable[[str, int], None]  # opens a progress bar
     perturbations: Sequence[Perturbation]
     bar: str  # "model · task"
+    token_logprobs: bool = False  # the backend returns per-token log-probabilities
 
     def answers(self, axis: str, requests: Sequence[Request]) -> list[Response]:
         bar = f"{self.bar} · {axis}"
@@ -271,6 +273,25 @@ def _option_order(probe: Probe, originals: Sequence[tuple[Judgement, Response]])
 
 
 def contamination(probe: Probe) -> list[AxisItem]:
+    """Min-K% probability of each item's text where the backend gives token
+    log-probabilities, else TS-Guessing."""
+    return min_k(probe) if probe.token_logprobs else ts_guessing(probe)
+
+
+def min_k(probe: Probe) -> list[AxisItem]:
+    """Min-K% probability (Shi et al. 2023) of each item's context and question."""
+    texts = [f"{ex.context}\n\n{ex.question}".strip() for ex in probe.examples]
+    replies = probe.answers(CONTAMINATION, [TokensRequest(text) for text in texts])
+    items = []
+    for ex, reply in zip(probe.examples, replies, strict=True):
+        logprobs = reply.logprobs or ()
+        error = reply.error or (None if logprobs else "no token log-probabilities")
+        score = metrics.min_k_prob(logprobs) if logprobs else 0.0
+        items.append(probe.item(CONTAMINATION, ex, score, method=MIN_K_PROB, error=error))
+    return items
+
+
+def ts_guessing(probe: Probe) -> list[AxisItem]:
     """TS-Guessing: a hidden wrong option written exactly counts 1 (any model that can
     generate); an item with nothing to hide is counted, not dropped."""
     probes = [

@@ -13,8 +13,8 @@ from genspec.axes.records import (
     ABSTENTION,
     CALIBRATION,
     CONTAMINATION,
+    MIN_K_PROB,
     ROBUSTNESS,
-    TS_GUESSING,
     AxisSummary,
 )
 from genspec.evidence import DomainEvidence
@@ -41,7 +41,7 @@ SHOWN = {
     "calibration": ("brier", "ece", "confident_wrong", "mean_confidence"),
     "abstention": ("coverage", "selective_accuracy", "aurc"),
     "robustness": ("accuracy_original", "accuracy_perturbed", "drop", "consistency"),
-    "contamination": ("signal",),
+    "contamination": ("signal", "min_k_prob"),
 }
 
 
@@ -80,21 +80,18 @@ def contamination_line(summaries: Sequence[AxisSummary]) -> str | None:
     parts = []
     for model in dict.fromkeys(s.model for s in rows):
         mine = [s for s in rows if s.model == model]
-        hits = sum(int(s.metrics.get("hits", 0)) for s in mine)
         n = sum(s.n for s in mine)
         skipped = sum(sum(s.left_out.values()) for s in mine)
-        parts.append(
-            f"{model} {hits}/{n}" + (f" ({skipped} item(s) without a probe)" if skipped else "")
-        )
-    method = {s.method for s in rows} - {""}
-    how = (
-        "hidden wrong options guessed exactly (TS-Guessing)"
-        if method <= {TS_GUESSING}
-        else "signal by " + ", ".join(sorted(method))
-    )
+        if mine[0].method == MIN_K_PROB:
+            mean = sum(s.metrics.get("min_k_prob", 0.0) * s.n for s in mine) / max(n, 1)
+            value = f"Min-K% {mean:.2f} (n={n})"
+        else:
+            value = f"TS-Guessing {sum(int(s.metrics.get('hits', 0)) for s in mine)}/{n}"
+        parts.append(f"{model} {value}" + (f", {skipped} item(s) without one" if skipped else ""))
     return (
-        f"contamination ({how}): " + "; ".join(parts) + ". A high rate means the test "
-        "items may have been seen in training: read the accuracy verdict with it."
+        "contamination (Min-K%: mean log-probability of the 20% least likely tokens of "
+        "the question, higher = more likely seen; TS-Guessing: hidden wrong options "
+        "written exactly): " + "; ".join(parts) + ". Read the accuracy verdict with it."
     )
 
 
@@ -116,7 +113,11 @@ def table(summaries: Sequence[AxisSummary], title: str) -> Table:
         view.add_column(header, justify="right" if header == "n" else "left")
     for s in summaries:
         shown = SHOWN[s.axis.partition(":")[0]]
-        values = ", ".join(f"{k} {pct(v)}%" for k, v in s.metrics.items() if k in shown and v == v)
+        values = ", ".join(
+            f"{k} {v:.2f}" if k == "min_k_prob" else f"{k} {pct(v)}%"
+            for k, v in s.metrics.items()
+            if k in shown and v == v
+        )
         left = ", ".join(f"{count} {reason}" for reason, count in s.left_out.items())
         view.add_row(s.axis, s.task, s.model, str(s.n), s.method, values, left)
     return view

@@ -22,6 +22,7 @@ from genspec.axes.records import (
     ABSTENTION,
     CALIBRATION,
     CONTAMINATION,
+    MIN_K_PROB,
     ROBUSTNESS,
     UNCHANGED,
     AxisItem,
@@ -96,6 +97,8 @@ def _robustness(kept: Sequence[AxisItem]) -> dict[str, float]:
 
 
 def _contamination(kept: Sequence[AxisItem]) -> dict[str, float]:
+    if kept[0].method == MIN_K_PROB:  # mean log-probability: higher, more likely seen
+        return {"min_k_prob": sum(i.score for i in kept) / len(kept)}
     return {
         "signal": sum(i.score for i in kept) / len(kept),
         "hits": float(sum(i.score for i in kept)),

@@ -14,7 +14,7 @@ from typing import Any
 
 from genspec.config.schema import ModelSpec
 from genspec.errors import BackendError, did_you_mean
-from genspec.requests import GenerateRequest, LoglikRequest, Response
+from genspec.requests import GenerateRequest, LoglikRequest, Response, TokensRequest
 
 Completed = Iterator[tuple[int, Response]]
 
@@ -47,6 +47,8 @@ class Backend(abc.ABC):
     #: holds local weights in device memory: the engine keeps one such backend loaded
     #: at a time, so a roster of 7B models runs on one GPU
     EXCLUSIVE: bool = False
+    #: answers :class:`~genspec.requests.TokensRequest` (per-token log-probabilities)
+    TOKEN_LOGPROBS: bool = False
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
@@ -71,6 +73,13 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def generate(self, requests: Sequence[GenerateRequest]) -> Completed:
         """Yield ``(i, Response(text=...))`` for each request."""
+
+    def token_logprobs(self, requests: Sequence[TokensRequest]) -> Completed:
+        """Yield ``(i, Response(logprobs=...))``, one log-probability per token of the text
+        after the first. Only backends with ``TOKEN_LOGPROBS`` implement it."""
+        raise BackendError(
+            f"backend '{self.spec.backend}' does not return token log-probabilities"
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release memory or connections."""

@@ -56,7 +56,7 @@ from genspec.backends.devices import DTYPES, adapter_dtype, pick_device, pick_dt
 from genspec.backends.prompter import Prompter
 from genspec.config.schema import ModelSpec
 from genspec.errors import BackendError
-from genspec.requests import GenerateRequest, LoglikRequest, Response
+from genspec.requests import GenerateRequest, LoglikRequest, Response, TokensRequest
 
 KNOWN_PARAMS = frozenset(
     {"dtype", "device", "batch_tokens", "chat_template", "adapter", "adapt", "gguf_file", "package"}
@@ -84,6 +84,7 @@ class HFBackend(Backend):
 
     NON_SEMANTIC_PARAMS = frozenset({"batch_tokens", "package", "device"})
     EXCLUSIVE = True
+    TOKEN_LOGPROBS = True
 
     @classmethod
     def preflight(cls, spec: ModelSpec) -> None:
@@ -125,6 +126,19 @@ class HFBackend(Backend):
         ]
         for prompt, response in self.generator.run(prompts, Prompt.size, self._generate):
             yield prompt.index, response
+
+    def token_logprobs(self, requests: Sequence[TokensRequest]) -> Completed:
+        """Yield each token's log-probability given the tokens before it (plain text, the
+        tokenizer's BOS first when it has one), one text per forward pass."""
+        for i, request in enumerate(requests):
+            yield i, self._token_logprobs(self.prompter.ids(request.text))
+
+    @torch.inference_mode()
+    def _token_logprobs(self, ids: list[int]) -> Response:
+        tokens = torch.tensor([ids], device=self.device)
+        logits = self.model(input_ids=tokens, use_cache=False).logits[0, :-1]
+        picked = logits.float().log_softmax(-1).gather(-1, tokens[0, 1:, None])[:, 0]
+        return Response(logprobs=tuple(picked.tolist()), input_tokens=len(ids))
 
     def close(self) -> None:
         """Drop the weights so a multirun can load the next model in the same memory."""

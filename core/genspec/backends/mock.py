@@ -13,7 +13,7 @@ from typing import Any
 
 from genspec.backends.base import Backend, Completed
 from genspec.config.schema import ModelSpec
-from genspec.requests import GenerateRequest, LoglikRequest, Response
+from genspec.requests import GenerateRequest, LoglikRequest, Response, TokensRequest
 
 LETTERS = "ABCDEFGHIJ"
 CONFIDENCE_ASKED = "'Confidence: N'"
@@ -25,6 +25,8 @@ def _unit(*parts: str) -> float:
 
 
 class MockBackend(Backend):
+    TOKEN_LOGPROBS = True
+
     @classmethod
     def identity(cls, spec: ModelSpec) -> dict[str, Any]:
         """A mock's answers depend on its roster name, so the name is part of its identity."""
@@ -60,6 +62,13 @@ class MockBackend(Backend):
                     output_tokens=4,
                 ),
             )
+
+    def token_logprobs(self, requests: Sequence[TokensRequest]) -> Completed:
+        """A hashed log-probability per word after the first (a word stands for a token)."""
+        for i, request in enumerate(requests):
+            words = request.text.split()
+            logprobs = tuple(-8.0 * _unit(self.spec.name, w) for w in words[1:])
+            yield i, Response(logprobs=logprobs, input_tokens=len(words))
 
 
 def _options(prompt: str) -> list[str]:
