@@ -305,3 +305,67 @@ def _any_item(task: Any) -> Any:
     from genspec.data import load_task_data
 
     return load_task_data(task, DataConfig()).test[0]
+
+
+class _ScriptedJudge:
+    """A judge the panel calls in-process: it says 'met' when the answer has ``word``."""
+
+    def __init__(self, name: str, word: str) -> None:
+        from genspec.config.schema import ModelSpec
+
+        self.model = ModelSpec(name=name, id=f"local/{name}", role="generalist", backend="mock")
+        self.word, self.prompts = word, []
+
+    def answer(self, requests: Any, bar: str) -> list[Any]:
+        from genspec.requests import Response
+
+        self.prompts += [r.messages[-1].content for r in requests]
+        return [
+            Response(text=json.dumps({"criteria_met": self.word in p.split("# Rubric")[0]}))
+            for p in self.prompts[-len(requests) :]
+        ]
+
+
+def test_a_given_answer_is_graded_instead_and_judges_meet_the_human_grades() -> None:
+    from genspec.config.schema import ModelSpec
+    from genspec.grading.panel import GIVEN_ANSWER, grade
+    from genspec.requests import Response
+    from genspec.results import ExampleResult, to_frame
+    from genspec.task import Example, Judgement
+
+    rubric = (
+        Criterion("Names the dose.", 5, "accuracy", True),
+        Criterion("Rude.", -3, "tone", False),
+    )
+    item = Example(
+        "1", "What dose?", (), -1, extra={GIVEN_ANSWER: "GIVEN dose 5 mg"}, rubric=rubric
+    )
+    judges = [_ScriptedJudge("a", "GIVEN"), _ScriptedJudge("b", "nothing-matches")]
+    model = ModelSpec(name="m", id="mock", role="generalist", backend="mock")
+
+    class Bars:
+        def start(self, key: str, total: int) -> None: ...
+
+    (graded,) = grade(
+        [item],
+        [Response(text="MODEL says 1 g")],
+        [Judgement("", 0.0, False)],
+        judges,
+        model,
+        "m",
+        Bars(),
+    )
+    assert all("GIVEN dose" in p and "MODEL says" not in p for j in judges for p in j.prompts)
+    # a: the dose (5) and 'rude' (-3) met: 2 of 5; b: neither; the panel: half of each
+    assert graded.metrics == pytest.approx({"judge:a": 0.4, "judge:b": 0.0})
+    assert graded.correct == pytest.approx(0.2) and not graded.invalid
+    row = ExampleResult(
+        task="t", example_id="1", model="m", role="generalist", prediction="", gold="",
+        correct=graded.correct, invalid=graded.invalid, category="", prompt="", raw_output="",
+        input_tokens=0, output_tokens=0, cost_usd=None, latency_s=0.0, cached=False, error=None,
+        extra=dict(graded.notes),
+    )  # fmt: skip
+    (summary,) = panel_summaries(to_frame([row]))
+    a, b = summary.judges
+    assert a.human is not None and a.human.accuracy == 0.5  # right on the dose, wrong on 'rude'
+    assert b.human is not None and b.human.accuracy == 0.5  # wrong on the dose, right on 'rude'
