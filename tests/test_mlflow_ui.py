@@ -264,6 +264,16 @@ def test_traces_hold_no_text_under_none() -> None:
     assert "Patient" not in json.dumps(bare)
 
 
+def test_a_long_verdict_description_is_cut_to_mlflows_limit(logged: Logged) -> None:
+    from genspec.evidence import DomainEvidence
+
+    document = logged.artifact(logged.parent, "verdict.json")
+    evidence = DomainEvidence.from_json(document)
+    note = ui.parent_tags(evidence, "x" * 20_000)[ui.NOTE_TAG]
+    assert len(note) == ui.MAX_NOTE and note.endswith("is in `verdict.md`)\n")
+    assert ui.parent_tags(evidence, "short")[ui.NOTE_TAG] == "short"
+
+
 def test_model_note_flags_a_score_below_chance() -> None:
     note = ui.model_note("specialist", _rows(4), {"t1": 0.25, "t2": 0.0})
     assert "pooled score 0.0% over 8 test items (2 tasks)" in note

@@ -43,6 +43,8 @@ RUNS_KIND = "custom_model_development"
 # Keys of a run's extras in the outbox record.
 TIMES, DATASETS, EXPERIMENT_TAGS, TRACES = "times", "datasets", "experiment_tags", "traces"
 _KIND_PREFIX = {GENERALIST_VS_SPECIALIST: "gen_vs_spec", SPECIALIST_VS_BASE: "spec_vs_base"}
+MAX_NOTE = 8000  # MLflow's longest tag value: a longer description would fail the upload
+_CUT = "\n\n… (cut here: the whole verdict is in `verdict.md`)\n"
 _STATS = ("difference", "ci_low", "ci_high", "p_value", "p_adjusted", "mde", "n", "tost_p")
 
 
@@ -61,9 +63,11 @@ def parent_name(evidence: DomainEvidence | None, base: str) -> str:
 
 def parent_tags(evidence: DomainEvidence | None, markdown: str) -> dict[str, str]:
     """The verdict tag, and the description: ``markdown``, the verdict as ``verdict.md``
-    has it (the verdict, its tables and notes)."""
+    has it (the verdict, its tables and notes), cut to MLflow's limit on a tag."""
     if evidence is None:
         return {}
+    if len(markdown) > MAX_NOTE:
+        markdown = markdown[: MAX_NOTE - len(_CUT)] + _CUT
     return {VERDICT_TAG: evidence.verdict.value, NOTE_TAG: markdown}
 
 
