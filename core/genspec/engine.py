@@ -286,7 +286,7 @@ def shots_used(prepared: PreparedTask, models: Sequence[ModelSpec], config: RunC
     return min(_shots_asked(prepared, models, config), len(prepared.data.dev))
 
 
-def _shots_note(prepared: PreparedTask, models: Sequence[ModelSpec], config: RunConfig) -> str:
+def shots_note(prepared: PreparedTask, models: Sequence[ModelSpec], config: RunConfig) -> str:
     """A line saying so when the task's prompts got fewer examples than asked for."""
     asked = _shots_asked(prepared, models, config)
     used = shots_used(prepared, models, config)
@@ -614,7 +614,6 @@ def run(
     has_choices = any(t.task.kind.has_choices for t in prepared)
     result.scoring = scoring_label(models, has_choices, config.allow_mixed_scoring)
     result.problems += [task.too_few for task in prepared if task.too_few]
-    result.problems += [n for n in (_shots_note(t, models, config) for t in prepared) if n]
     for model in models:
         for task in prepared:
             for name in task.templates if task.dev else ():

@@ -76,6 +76,9 @@ def run_domain(
         result = engine.run(config, progress, prepared)
     for problem in result.problems:
         warning_line(problem)
+    for task in result.tasks:  # a warning, not a problem: the run is sound, only smaller
+        if note := engine.shots_note(task, result.models, config):
+            warning_line(note)
 
     frame = to_frame(result.rows)
     by_category = [p.task.name for p in result.tasks if p.task.report_by_category]
