@@ -252,7 +252,7 @@ def test_fake_api_calibration_is_stated_and_a_rerun_makes_no_call(
     with FakeOpenAIServer() as server:
         monkeypatch.setenv("GENSPEC_FAKE_API_BASE", server.url)
         config, _ = compose(
-            ["domain=medical", "roster=fake-api", "tasks=[medqa,pubmedqa]", "limit=3",
+            ["domain=medical", "roster=fake-api", "tasks=[medqa,pubmedqa]", "limit=2",
              "axes=all"]
         )  # fmt: skip
         first = engine.run(config)
@@ -311,3 +311,34 @@ def test_t_power_survives_scipys_nan_far_tail() -> None:
 
     assert t_power(30, 0.6, 0.3, alpha=0.025) == pytest.approx(1.0)
     assert 0 < t_mde(30, 0.3, alpha=0.025) < 0.6
+
+
+# --- MedHallu ------------------------------------------------------------------------
+
+
+def test_medhallu_maps_a_hub_row_to_one_yes_no_item_and_runs_only_when_named() -> None:
+    from genspec.config.schema import DataConfig
+    from genspec.data import load_task_data
+    from genspec.plugins import registry
+    from genspec_medical.medhallu import to_example
+
+    row = {
+        "Question": "Does X help?",
+        "Knowledge": ["One passage.", "Another."],
+        "Ground Truth": "Yes, a little.",
+        "Difficulty Level": "hard",
+        "Hallucinated Answer": "No, it doubles mortality.",
+        "Category of Hallucination": "Incomplete Information",
+    }
+    hub, local = to_example(row, 0), to_example(row, 1)  # hub rows count from 0, files 1
+    assert hub == local and hub.category == "hard" and hub.choices == ("yes", "no")
+    shown = "No, it doubles mortality." if hub.gold == 0 else "Yes, a little."
+    assert shown in hub.question and "One passage.\nAnother." in hub.context
+    with pytest.raises(ValueError, match="Ground Truth"):
+        to_example({k: v for k, v in row.items() if k != "Ground Truth"}, 0)
+
+    task = registry().tasks["medhallu"]
+    data = load_task_data(task, DataConfig())
+    assert len(data.test) == 12 and {e.gold for e in data.test} == {0, 1}
+    assert len({e.id for e in data.test}) == 12
+    assert not task.by_default  # the default medical run (engine.prepare) leaves it out

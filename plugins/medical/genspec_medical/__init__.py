@@ -23,7 +23,7 @@ from genspec.toolkit import (
     rosters_hook,
 )
 from genspec.toolkit.suites import mmlu_task
-from genspec_medical import ddx, wording
+from genspec_medical import ddx, medhallu, wording
 from genspec_medical.graded import graded_tasks
 
 DOMAIN = "medical"
@@ -141,6 +141,7 @@ def genspec_tasks() -> list[Task]:
             report_by_category=True,
         ),
         *graded_tasks(),
+        medhallu.task(),
     ]
 
 
