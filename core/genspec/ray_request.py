@@ -10,6 +10,7 @@ setting, when no node of the cluster is big enough.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from genspec.errors import ConfigError
 REMOTE = "hydra.launcher.ray.remote"
 API_BACKENDS = frozenset({"litellm", "mock"})  # the work is elsewhere: one CPU waits on it
 LOCAL_CPUS = 2  # a local model on a CPU: torch's threads
-# object store of a local Ray instance: Hydra's Ray launcher sets the same when it starts Ray
+# object store of a new local Ray instance: Hydra's Ray launcher sets the same when it starts Ray
 OBJECT_STORE_BYTES = 78_643_200
 
 
@@ -55,9 +56,18 @@ def size_and_check(ray_config: Mapping[str, Any], configs: Sequence[RunConfig]) 
     request ray.yaml leaves open; raise when no node can ever run one job."""
     import ray
 
-    init = {"object_store_memory": OBJECT_STORE_BYTES, **ray_config.get("init", {})}
+    init = dict(ray_config.get("init", {}))
+    if not (init.get("address") or os.environ.get("RAY_ADDRESS")):  # Ray refuses it on a join
+        init.setdefault("object_store_memory", OBJECT_STORE_BYTES)
     if not ray.is_initialized():
-        ray.init(**init)
+        try:
+            ray.init(**init)
+        except (ConnectionError, ValueError, RuntimeError) as error:
+            where = init.get("address") or os.environ.get("RAY_ADDRESS") or "a local instance"
+            raise ConfigError(
+                f"Could not start or join Ray ({where}): {str(error).splitlines()[0]} Check "
+                f"RAY_ADDRESS or hydra.launcher.ray.init, and the cluster's auth token."
+            ) from None
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
     most_gpus = max((n.get("GPU", 0) for n in nodes), default=0)
     sized = roster_request(configs, most_gpus)
