@@ -89,6 +89,28 @@ def test_a_ray_job_asks_for_what_its_roster_needs() -> None:
     assert roster_request([api, on_gpu], cluster_gpus=0) == Request(cpus=1, gpus=1)
 
 
+def test_a_worker_job_writes_its_output_and_its_childrens_to_its_log(tmp_path: Path) -> None:
+    """What a job prints, and what a child process it starts prints (a litellm worker,
+    a tokenizer), goes to the job's log; the worker's terminal gets only what follows."""
+    script = (
+        "import subprocess, sys\n"
+        "from pathlib import Path\n"
+        "from genspec.multirun import _output_to\n"
+        "with _output_to(Path(sys.argv[1])):\n"
+        "    print('table row')\n"
+        "    subprocess.run(['echo', 'child line'])\n"
+        "    print('warning', file=sys.stderr)\n"
+        "print('status line')\n"
+    )
+    log = tmp_path / "genspec.log"
+    ran = subprocess.run(
+        [sys.executable, "-c", script, str(log)], capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert (ran.stdout, ran.stderr) == ("status line\n", "")
+    assert sorted(log.read_text().splitlines()) == ["child line", "table row", "warning"]
+
+
 @ray_only
 def test_a_ray_sweep_logs_every_domain_and_ends_with_the_verdict(
     workdir: Path, api: FakeOpenAIServer
