@@ -18,7 +18,9 @@ from conftest import tmpfs
 from genspec.cache import CacheWriteError, ResponseCache, open_store
 from genspec.cache.merge import merge
 from genspec.cli import cli
+from genspec.config.compose import compose
 from genspec.config.schema import CacheConfig
+from genspec.errors import ConfigError
 from genspec.fake_api import FakeOpenAIServer, default_answer
 from genspec.requests import Response
 
@@ -77,6 +79,13 @@ def test_errors_are_not_cached_so_the_next_run_retries(tmp_path: Path, store: st
     cache = ResponseCache(CacheConfig(dir=str(tmp_path), store=store))
     cache.put(_key(0, 0), "m", Response(error="HTTP 500"))
     assert cache.get_many([_key(0, 0)]) == {}
+
+
+def test_the_store_is_chosen_on_the_command_line() -> None:
+    config, _ = compose(["domain=medical", "roster=fake-api", "cache.store=files"])
+    assert config.cache.store == "files"
+    with pytest.raises(ConfigError, match=r"cache\.store"):
+        compose(["domain=medical", "roster=fake-api", "cache.store=nfs"])
 
 
 def test_a_file_store_entry_is_whole_or_absent(tmp_path: Path) -> None:
