@@ -21,6 +21,7 @@ from genspec.evidence import (
 )
 from genspec.rendering import SMOKE_LABEL, cross_markdown, domain_markdown
 from genspec.results import ExampleResult, to_frame
+from genspec.stats.exact_power import binary_power
 from genspec.stats.intervals import wilson_interval
 from genspec.stats.verdict import Verdict
 
@@ -90,15 +91,21 @@ def test_fails_when_the_specialist_is_clearly_better() -> None:
     assert compare(frame, ROSTER).verdict is Verdict.FAILS
 
 
-def test_inconclusive_reports_the_mde_and_the_n_needed() -> None:
+def test_inconclusive_reports_the_exact_mde_and_a_planning_n_never_the_observed_one() -> None:
     frame = to_frame(table({"gen": 0.62, "spec": 0.6, "base": 0.6}, n=40, seed=3))
-    evidence = compare(frame, ROSTER)
+    evidence = compare(frame, ROSTER, margin=0.05)
     assert evidence.verdict is Verdict.INCONCLUSIVE
     head = evidence.headline
-    assert head is not None and head.mde is not None and head.n_needed is not None
-    assert head.n_needed > head.result.n
+    assert head is not None and head.mde is not None and head.n_for_margin is not None
+    a, b = (frame[(frame["model"] == m)]["correct"].to_numpy() for m in ("gen", "spec"))
+    discordance = float(np.mean(a != b))
+    # the MDE is that of the test the verdict uses (Tango), by exact power
+    power = binary_power(head.result.n, head.mde, discordance, alpha=0.05, test="tango")
+    assert power == pytest.approx(0.8, abs=1e-3)
+    assert binary_power(head.n_for_margin, 0.05, discordance, test="tango") >= 0.8
     assert f"{100 * head.mde:.1f} points" in evidence.reason
-    assert f"about {head.n_needed} paired items" in evidence.reason
+    assert f"about {head.n_for_margin} paired items to detect 5 points" in evidence.reason
+    assert "observed" not in evidence.reason
 
 
 def test_best_model_is_chosen_on_dev_never_on_test() -> None:

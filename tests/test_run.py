@@ -53,7 +53,8 @@ def test_run_logs_parent_and_nested_runs_with_tables(workdir: Path, dry: Path) -
 
     local = Path(mlflow.download_artifacts(parent.info.run_id, "results.json", str(workdir)))
     results = json.loads(local.read_text())
-    assert results["schema"] == "genspec.results/1"
+    assert results["schema"] == "genspec.results/2"
+    assert results["statistics"]["margin"] == 0.03 and results["statistics"]["plan_sha256"] is None
     row = results["results"][0]
     assert {"model", "task", "n", "accuracy", "ci_low", "ci_high", "invalid_rate"} <= set(row)
     assert row["ci_low"] <= row["accuracy"] <= row["ci_high"] and row["n"] == 6

@@ -38,8 +38,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from genspec import inference
 from genspec.config.schema import ModelSpec, ReportedScore, Role
-from genspec.errors import ConfigError, UnknownNameError
+from genspec.errors import ConfigError, DataError, UnknownNameError
 from genspec.evidence import (
     GENERALIST_VS_SPECIALIST,
     POOLED,
@@ -51,28 +52,28 @@ from genspec.evidence import (
     DomainLine,
     ModelTaskSummary,
     ReportedRow,
+    TaskEstimate,
     headline,
 )
 from genspec.fairness import MIXED
+from genspec.inference import Paired
 from genspec.rendering import ci_text, level, p_phrase, pct, pp
 from genspec.stats.intervals import score_interval
-from genspec.stats.multiple import CORRECTIONS, Correction, adjust
-from genspec.stats.paired import PairedResult, paired_comparison
-from genspec.stats.pooled import pooled_comparison
-from genspec.stats.power import sensitivity
+from genspec.stats.multiple import CORRECTIONS, Correction
 from genspec.stats.verdict import (
     Decision,
     DomainOutcome,
     Verdict,
     cross_domain_verdict,
-    decide,
-    domain_verdict,
+    domain_decision,
 )
 
 if TYPE_CHECKING:
     import pandas as pd
 
 TEST, DEV = "test", "dev"
+MARGIN = 0.03  # the equivalence margin when none is given (config key ``margin``)
+ITEM_KEY = "item_key"  # optional column: the item's text key, to find repeats across tasks
 MIXED_NOTE = (
     "Scoring: MIXED. The sides of a comparison were scored by different methods "
     "(allow_mixed_scoring=true), so it compares two measurements as much as two models."
@@ -92,6 +93,8 @@ class Settings:
     correction: Correction = "holm"
     n_boot: int = 2000
     reported: tuple[ReportedRow, ...] = ()
+    margin: float = MARGIN
+    plan_sha256: str | None = None
     scoring: str = ""  # "mixed" when the sides were scored differently (genspec.fairness)
     size_matched: bool = False  # a specialist with ``matched:`` meets that generalist
 
@@ -106,6 +109,8 @@ class Settings:
             correction=evidence.correction,  # type: ignore[arg-type]
             n_boot=evidence.n_boot,
             reported=evidence.reported,
+            margin=MARGIN if evidence.margin is None else evidence.margin,
+            plan_sha256=evidence.plan_sha256,
             scoring=MIXED if MIXED_NOTE in evidence.notes else "",
         )
 
@@ -136,6 +141,8 @@ def analyse(
         smoke=settings.smoke,
         domain=settings.domain,
         reported=settings.reported,
+        margin=settings.margin,
+        plan_sha256=settings.plan_sha256,
         scoring=settings.scoring,
         size_matched=settings.size_matched,
     )
@@ -149,6 +156,25 @@ def analyse(
 # --- summaries ---------------------------------------------------------------------
 
 
+def _test_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The test split, refusing a NaN score of an answered item.
+
+    A NaN is a scorer's bug, not a wrong answer: counting it as 0 or as invalid would
+    hide it, and left in it would turn every statistic of its task into NaN. So the run
+    stops and names the first one (failed calls are not answers and are not checked).
+    """
+    test = frame[frame["split"] == TEST]
+    bad = test[test["error"].isna() & test["correct"].isna()]
+    if not bad.empty:
+        first = bad.iloc[0]
+        raise DataError(
+            f"model '{first['model']}' has a NaN score on task '{first['task']}', item "
+            f"'{first['example_id']}' ({len(bad)} NaN score(s) in all): the task's scorer "
+            "must return a number in [0, 1]; fix the scorer or its metric and re-run."
+        )
+    return test
+
+
 def summarize(
     frame: pd.DataFrame, *, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0
 ) -> list[ModelTaskSummary]:
@@ -157,7 +183,7 @@ def summarize(
     Wilson intervals for 0/1 scores, a seeded percentile bootstrap for other metrics.
     Ordered by task, then model, as they first appear in the table.
     """
-    test = frame[frame["split"] == TEST]
+    test = _test_rows(frame)
     summaries = []
     for task in test["task"].unique():
         task_rows = test[test["task"] == task]
@@ -299,6 +325,7 @@ class _Pairing:
     b: np.ndarray
     unpaired: int
     disagree: int | None  # None: the table has no predictions (e.g. merged shards)
+    keys: tuple[str, ...] | None = None  # each paired item's text key (None: not known)
 
 
 def _pair(
@@ -310,10 +337,12 @@ def _pair(
     for model, side in zip((a, b), sides, strict=True):
         if side["example_id"].duplicated().any():
             raise ValueError(f"'{model.name}' has repeated example ids on task '{task}'")
-    kept = ["example_id", "correct", *(["prediction"] if "prediction" in test else [])]
+    optional = [c for c in ("prediction", ITEM_KEY) if c in test]
+    kept = ["example_id", "correct", *optional]
     answered = [side.loc[side["error"].isna(), kept] for side in sides]
     merged = answered[0].merge(answered[1], on="example_id", suffixes=("_a", "_b"))
     differ = merged["prediction_a"] != merged["prediction_b"] if "prediction" in test else None
+    keys = merged[f"{ITEM_KEY}_a"] if ITEM_KEY in test else None
     return _Pairing(
         kind=kind,
         family=family,
@@ -326,6 +355,7 @@ def _pair(
         b=merged["correct_b"].to_numpy(dtype=float),
         unpaired=len(sides[0]) + len(sides[1]) - 2 * len(merged),
         disagree=None if differ is None else int(differ.sum()),
+        keys=None if keys is None or not all(keys) else tuple(keys),
     )
 
 
@@ -335,8 +365,9 @@ def _total(counts: Iterable[int | None]) -> int | None:
     return None if any(v is None for v in values) else sum(values)  # type: ignore[misc]
 
 
-def _pool(pairings: Sequence[_Pairing]) -> _Pairing:
-    """All of a family's pairs as one, for the pooled row (labels joined if they vary)."""
+def _pool(pairings: Sequence[_Pairing], n: int) -> _Pairing:
+    """The labels of a family's pooled row (joined where they vary); its scores are the
+    ``n`` items left once repeats are dropped, computed by :func:`genspec.inference.family`."""
     first = pairings[0]
     return _Pairing(
         kind=first.kind,
@@ -346,17 +377,20 @@ def _pool(pairings: Sequence[_Pairing]) -> _Pairing:
         role_a=first.role_a,
         model_b=" / ".join(dict.fromkeys(p.model_b for p in pairings)),
         role_b=first.role_b,
-        a=np.concatenate([p.a for p in pairings]),
-        b=np.concatenate([p.b for p in pairings]),
+        a=np.empty(n),
+        b=np.empty(n),
         unpaired=sum(p.unpaired for p in pairings),
         disagree=_total(p.disagree for p in pairings),
     )
 
 
 def _comparison(
-    pairing: _Pairing, result: PairedResult, p_adjusted: float, power_alpha: float, alpha: float
+    pairing: _Pairing,
+    found: Paired,
+    p_adjusted: float,
+    verdict: Verdict,
+    estimate: TaskEstimate | None = None,
 ) -> Comparison:
-    power = sensitivity(pairing.a, pairing.b, alpha=power_alpha)
     return Comparison(
         kind=pairing.kind,
         family=pairing.family,
@@ -365,35 +399,51 @@ def _comparison(
         role_a=pairing.role_a,
         model_b=pairing.model_b,
         role_b=pairing.role_b,
-        result=result,
+        result=found.result,
         unpaired=pairing.unpaired,
         disagree=pairing.disagree,
         p_adjusted=p_adjusted,
-        mde=power.mde,
-        n_needed=power.n_needed,
-        verdict=decide(result.difference, result.ci_low, result.ci_high, p_adjusted, alpha),
+        mde=found.mde,
+        verdict=verdict,
+        tost_p=found.equivalence.p_value,
+        equivalent=found.equivalence.equivalent,
+        n_for_margin=found.n_for_margin,
+        estimate=estimate,
     )
 
 
 def _family(
-    pairings: Sequence[_Pairing], alpha: float, correction: Correction, seed: int, n_boot: int
-) -> tuple[list[Comparison], Comparison]:
-    """Per-task comparisons, p corrected across the family's tasks, and the pooled row.
-
-    The interval level is 1 − α, so "CI above 0" and "p < α" speak of the same α.
-    The per-task MDE is computed at α/m, the level the smallest of m p-values must
-    clear under Holm (and Benjamini–Hochberg), so it promises no more than the
-    corrected test delivers. The pooled row is one test per family: no correction.
-    """
-    options = {"confidence": 1 - alpha, "n_boot": n_boot, "seed": seed}
-    results = [paired_comparison(p.a, p.b, **options) for p in pairings]
-    adjusted = adjust([r.p_value for r in results], correction)
+    pairings: Sequence[_Pairing], alpha: float, correction: Correction, margin: float
+) -> tuple[list[Comparison], Comparison, list[str]]:
+    """Per-task comparisons, p corrected across the family's tasks, the pooled row (the
+    item-weighted figure, a secondary line, carrying the task-level estimate the domain
+    verdict rests on), and a note per task that lost repeated items
+    (:func:`genspec.inference.family` computes the numbers)."""
+    found = inference.family(
+        {p.task: (p.a, p.b) for p in pairings},
+        {p.task: p.keys for p in pairings},
+        alpha=alpha,
+        correction=correction,
+        margin=margin,
+    )
     rows = [
-        _comparison(p, r, float(q), alpha / len(pairings), alpha)
-        for p, r, q in zip(pairings, results, adjusted, strict=True)
+        _comparison(p, f, q, v)
+        for p, f, q, v in zip(pairings, found.tasks, found.adjusted, found.verdicts, strict=True)
     ]
-    pooled = pooled_comparison([(p.a, p.b) for p in pairings], **options)
-    return rows, _comparison(_pool(pairings), pooled, pooled.p_value, alpha, alpha)
+    pooled = _comparison(
+        _pool(pairings, found.pooled.result.n),
+        found.pooled,
+        found.pooled.result.p_value,
+        found.pooled_verdict,
+        found.estimate,
+    )
+    notes = [
+        f"{task}: {count} item(s) already asked in an earlier task of the domain were left "
+        "out of the pooled estimates"
+        for task, count in found.repeated.items()
+        if count
+    ]
+    return rows, pooled, notes
 
 
 def _pairings(
@@ -435,7 +485,7 @@ def _pairings(
 
 
 def _analyse(
-    pairings: Sequence[_Pairing], alpha: float, correction: Correction, seed: int, n_boot: int
+    pairings: Sequence[_Pairing], alpha: float, correction: Correction, margin: float
 ) -> tuple[list[Comparison], list[Comparison], list[str]]:
     """Per-task and pooled comparisons for every family, and notes on what was left out."""
     comparisons: list[Comparison] = []
@@ -450,9 +500,10 @@ def _analyse(
             if p.a.size == 0
         ]
         if usable:
-            rows, pooled_row = _family(usable, alpha, correction, seed, n_boot)
+            rows, pooled_row, repeated = _family(usable, alpha, correction, margin)
             comparisons += rows
             pooled.append(pooled_row)
+            notes += repeated
     notes += [
         f"{c.task}: {c.unpaired} rows of {c.model_a} or {c.model_b} had no partner "
         "(a missing item or a failed call) and were left out"
@@ -474,6 +525,8 @@ def compare(
     declared_best: Mapping[str, str] | None = None,
     reported: Reported | None = None,
     domain: str = "",
+    margin: float = MARGIN,
+    plan_sha256: str | None = None,
     scoring: str = "",
     size_matched: bool = False,
 ) -> DomainEvidence:
@@ -483,6 +536,8 @@ def compare(
     before the run; otherwise the dev split (rows with ``split == "dev"``) chooses.
     ``reported`` published scores, as ``{(model, task): score}`` or the roster's
     ``ReportedScore`` entries, are kept for display only (tasks of this table only).
+    ``margin`` is the equivalence margin (a fraction: 0.03 is 3 points);
+    ``plan_sha256`` the pre-registered plan the run was held to, if any.
     """
     if correction not in CORRECTIONS:
         raise ConfigError(
@@ -491,23 +546,24 @@ def compare(
     # a roster's ``best: true`` entries, unless the caller declares otherwise
     in_roster = {m.role.value: m.name for m in models if m.best}
     declared = _check_declared({**in_roster, **(declared_best or {})}, models)
-    test = frame[frame["split"] == TEST]
+    test = _test_rows(frame)
     # a failed dev call scores 0 here as in the engine, so both rank alike
     dev = frame[frame["split"] == DEV]
     choices, pairings = _pairings(test, dev, models, declared, size_matched)
-    comparisons, pooled, notes = _analyse(pairings, alpha, correction, seed, n_boot)
+    comparisons, pooled, notes = _analyse(pairings, alpha, correction, margin)
     unchosen = [f"{c.task}: no {c.role} chosen ({c.detail})" for c in choices if c.model is None]
     if scoring == MIXED:
         unchosen.insert(0, MIXED_NOTE)
     head = headline(pooled)
-    decision = domain_verdict(
-        head.verdict if head else None,
+    decision = domain_decision(
         {c.task: c.verdict for c in comparisons if c.kind == GENERALIST_VS_SPECIALIST},
+        head.estimate.equal_weight if head and head.estimate else None,
     )
     return DomainEvidence(
         domain=domain,
         verdict=decision.verdict,
-        reason=(f"{MIXED_NOTE} " if scoring == MIXED else "") + _explain(decision, head, alpha),
+        reason=(f"{MIXED_NOTE} " if scoring == MIXED else "")
+        + _explain(decision, head, alpha, margin),
         smoke=smoke,
         alpha=alpha,
         correction=correction,
@@ -518,31 +574,48 @@ def compare(
         pooled=tuple(pooled),
         reported=_reported_rows(reported, list(test["task"].unique())),
         notes=tuple(unchosen + notes),
+        margin=margin,
+        plan_sha256=plan_sha256,
     )
 
 
-def _explain(decision: Decision, head: Comparison | None, alpha: float) -> str:
-    """The verdict's reason with the numbers behind it, and the MDE when inconclusive."""
-    if head is None:
+def _explain(decision: Decision, head: Comparison | None, alpha: float, margin: float) -> str:
+    """The verdict's reason with the numbers behind it: the task-level estimate first,
+    random effects and heterogeneity beside it, the item-weighted figure last, and,
+    when inconclusive, what this n could detect and what a planned run would need."""
+    if head is None or head.estimate is None:
         return decision.reason
-    result = head.result
+    equal, spread = head.estimate.equal_weight, head.estimate.random_effects
+    result, k = head.result, head.estimate.k
     text = (
-        f"{decision.reason}: generalist − specialist = {pp(result.difference)} points "
-        f"({level(alpha)} CI {ci_text(result.ci_low, result.ci_high)}), "
-        f"{p_phrase(result.p_value)}, "
-        f"n = {result.n} paired items"
+        f"{decision.reason}. Task-level estimate (the average of {k} task(s)): "
+        f"generalist − specialist = {pp(equal.estimate)} points "
+        f"({level(alpha)} CI {ci_text(equal.ci_low, equal.ci_high)}), {p_phrase(equal.p_value)}"
+    )
+    if k >= 2:
+        text += (
+            f"; random effects {pp(spread.pooled.estimate)} "
+            f"({ci_text(spread.pooled.ci_low, spread.pooled.ci_high)}), "
+            f"Q = {spread.q:.1f}, I² = {100 * spread.i2:.0f}%"
+        )
+    if spread.prediction_low is not None and spread.prediction_high is not None:
+        text += (
+            f", 95% prediction interval for a new task "
+            f"{ci_text(spread.prediction_low, spread.prediction_high)}"
+        )
+    text += (
+        f"; item-weighted {pp(result.difference)} points "
+        f"({ci_text(result.ci_low, result.ci_high)}) over n = {result.n} paired items"
     )
     if decision.verdict is not Verdict.INCONCLUSIVE:
         return text
     if head.mde is None:
         return text + "; the two models never disagreed, so no detectable difference can be given"
-    text += (
-        f"; with this n only a difference of {100 * head.mde:.1f} points or more "
-        "would be detected reliably (80% power)"
-    )
-    if head.n_needed is not None and head.n_needed > result.n:
+    text += f"; on these items the test detects {100 * head.mde:.1f} points or more with 80% power"
+    if head.n_for_margin is not None:
         text += (
-            f", and about {head.n_needed} paired items would be needed to detect the observed one"
+            f", and a planned run needs about {head.n_for_margin} paired items to detect "
+            f"{100 * margin:g} points (the equivalence margin)"
         )
     return text
 
@@ -560,23 +633,37 @@ def _reported_rows(reported: Reported | None, tasks: Sequence[str]) -> tuple[Rep
 # --- across domains ----------------------------------------------------------------
 
 
+def _domain_line(evidence: DomainEvidence) -> DomainLine:
+    """One domain's figure for the cross-domain table and its Bonferroni check: the
+    task-level estimate with three or more tasks; with one or two, whose domain verdict
+    is what every task says, the item-weighted figure over their items (an interval
+    over one or two tasks says almost nothing), as in ``/1`` documents."""
+    head = evidence.headline
+    if head is None:
+        return DomainLine(
+            evidence.domain, evidence.verdict, evidence.smoke, None, None, None, None, None,
+            plan_sha256=evidence.plan_sha256,
+        )  # fmt: skip
+    k = head.estimate.k if head.estimate else None
+    figure = head.estimate.equal_weight if head.estimate and head.estimate.k >= 3 else None
+    result = head.result
+    return DomainLine(
+        domain=evidence.domain,
+        verdict=evidence.verdict,
+        smoke=evidence.smoke,
+        n=result.n,
+        difference=figure.estimate if figure else result.difference,
+        ci_low=figure.ci_low if figure else result.ci_low,
+        ci_high=figure.ci_high if figure else result.ci_high,
+        p_value=figure.p_value if figure else result.p_value,
+        tasks=k,
+        plan_sha256=evidence.plan_sha256,
+    )
+
+
 def cross_domain(evidences: Sequence[DomainEvidence], *, alpha: float = 0.05) -> CrossDomainVerdict:
     """Does the generalist's advantage repeat across domains? One verdict for all."""
-    lines = []
-    for evidence in evidences:
-        head = evidence.headline
-        lines.append(
-            DomainLine(
-                domain=evidence.domain,
-                verdict=evidence.verdict,
-                smoke=evidence.smoke,
-                n=head.result.n if head else None,
-                difference=head.result.difference if head else None,
-                ci_low=head.result.ci_low if head else None,
-                ci_high=head.result.ci_high if head else None,
-                p_value=head.result.p_value if head else None,
-            )
-        )
+    lines = [_domain_line(evidence) for evidence in evidences]
     decision = cross_domain_verdict(
         [DomainOutcome(d.domain, d.verdict, d.p_value) for d in lines], alpha
     )

@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from genspec.axes.records import AxisSummary
 from genspec.config.schema import ModelSpec
-from genspec.evidence import DomainEvidence, ModelTaskSummary, check_schema
+from genspec.evidence import (
+    GENERALIST_VS_SPECIALIST,
+    DomainEvidence,
+    ModelTaskSummary,
+    check_schema,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,11 +35,15 @@ if TYPE_CHECKING:
     from genspec.analysis import Analysis
     from genspec.results import ExampleResult
 
-RESULTS_SCHEMA = "genspec.results/1"
-ROWS_SCHEMA = "genspec.rows/1"
+# /2 (issue 16): results.json adds ``statistics`` (the verdict, its task-level estimate,
+# heterogeneity, prediction interval, equivalence per task, margin and plan hash);
+# rows.json adds ``key``, a digest of each item's text, so repeats across a domain's
+# tasks are found again when shards are merged. /1 documents still read.
+RESULTS_SCHEMA = "genspec.results/2"
+ROWS_SCHEMA = "genspec.rows/2"
 ROW_COLUMNS = (
     "task", "item", "model", "role", "split", "template", "category", "prediction",
-    "correct", "invalid", "failed", "metrics",
+    "correct", "invalid", "failed", "metrics", "key",
 )  # fmt: skip
 _LABELLED = (ROW_COLUMNS.index("category"), ROW_COLUMNS.index("prediction"))
 
@@ -137,6 +146,7 @@ class ResultsDocument:
     results: tuple[ModelTaskSummary, ...]
     by_category: tuple[ModelTaskSummary, ...]
     axes: tuple[AxisSummary, ...] = ()  # metrics of the axes beside accuracy (genspec.axes)
+    statistics: Mapping[str, Any] = field(default_factory=dict)  # :func:`statistics`
 
     def to_json(self) -> dict[str, Any]:
         axes = {"axes": [a.to_json() for a in self.axes]} if self.axes else {}
@@ -154,6 +164,7 @@ class ResultsDocument:
             "results": [s.to_json() for s in self.results],
             "by_category": [s.to_json() for s in self.by_category],
             **axes,
+            "statistics": dict(self.statistics),
         }
 
     @classmethod
@@ -172,6 +183,7 @@ class ResultsDocument:
             results=tuple(ModelTaskSummary.from_json(r) for r in data["results"]),
             by_category=tuple(ModelTaskSummary.from_json(r) for r in data.get("by_category", [])),
             axes=tuple(AxisSummary.from_json(a) for a in data.get("axes", [])),
+            statistics=dict(data.get("statistics", {})),
         )
 
     def with_analysis(self, analysis: Analysis, counts: Mapping[str, int]) -> ResultsDocument:
@@ -182,6 +194,7 @@ class ResultsDocument:
             tasks=tuple(replace(t, n=int(counts.get(t.name, 0))) for t in self.tasks),
             results=analysis.summaries,
             by_category=analysis.categories,
+            statistics=statistics(analysis.evidence),
         )
 
 
@@ -191,16 +204,22 @@ class RowsDocument:
 
     ``item`` is the item's position in its task's test or dev file (the same in every
     shard), not its id; the only text is the item's category and the predicted label
-    (statistics count the items two models answered differently).
+    (statistics count the items two models answered differently). ``key`` is a digest
+    of the item's text (:func:`genspec.stats.overlap.item_key`; "" when unknown).
     """
 
     data: tuple[tuple[Any, ...], ...]
 
     @classmethod
     def build(
-        cls, rows: Iterable[ExampleResult], positions: Mapping[tuple[str, str, str], int]
+        cls,
+        rows: Iterable[ExampleResult],
+        positions: Mapping[tuple[str, str, str], int],
+        keys: Mapping[tuple[str, str], str] | None = None,
     ) -> RowsDocument:
-        """From result rows; ``positions`` maps (task, split, example id) to the position."""
+        """From result rows; ``positions`` maps (task, split, example id) to the position,
+        ``keys`` (task, example id) to the item's text digest."""
+        keys = keys or {}
         return cls(
             tuple(
                 (
@@ -216,6 +235,7 @@ class RowsDocument:
                     r.invalid,
                     r.error is not None,
                     dict(r.metrics),
+                    keys.get((r.task, r.example_id), ""),
                 )
                 for r in rows
             )
@@ -241,8 +261,9 @@ class RowsDocument:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RowsDocument:
         check_schema(data, ROWS_SCHEMA)
-        order = [data["columns"].index(column) for column in ROW_COLUMNS]
-        return cls(tuple(tuple(row[i] for i in order) for row in data["data"]))
+        columns = data["columns"]
+        order = [columns.index(c) if c in columns else None for c in ROW_COLUMNS]
+        return cls(tuple(tuple("" if i is None else row[i] for i in order) for row in data["data"]))
 
     def frame(self) -> pd.DataFrame:
         import pandas as pd
@@ -257,3 +278,23 @@ class RunDocuments:
     results: ResultsDocument
     rows: RowsDocument
     verdict: DomainEvidence
+
+
+def statistics(evidence: DomainEvidence) -> dict[str, Any]:
+    """``results.json``'s summary of the verdict: what a reader needs to quote it (the
+    full detail is ``verdict.json``)."""
+    head = evidence.headline
+    return {
+        "verdict": evidence.verdict.value,
+        "alpha": evidence.alpha,
+        "correction": evidence.correction,
+        "margin": evidence.margin,
+        "plan_sha256": evidence.plan_sha256,
+        "task_level": None if head is None or head.estimate is None else head.estimate.to_json(),
+        "item_weighted": None if head is None else head.to_json(),
+        "equivalence": {
+            c.task: {"tost_p": c.tost_p, "equivalent": c.equivalent}
+            for c in evidence.comparisons
+            if c.kind == GENERALIST_VS_SPECIALIST
+        },
+    }

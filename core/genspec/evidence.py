@@ -10,15 +10,25 @@ document back never re-runs the analysis, and the analysis never formats text.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from genspec.config.schema import ReportedScore
+from genspec.stats.meta import Pooled, RandomEffects
 from genspec.stats.paired import PairedResult
 from genspec.stats.verdict import Verdict
 
-SCHEMA = "genspec.evidence/1"
-CROSS_SCHEMA = "genspec.cross-domain/1"
+# /2 (issue 16): Tango / t intervals, TOST against ``margin``, exact MDE, the planning n
+# for a difference of ``margin`` (``n_for_margin`` replaces ``n_needed``), the
+# task-level estimate of each pooled row and the plan's hash. /1 documents still read.
+SCHEMA = "genspec.evidence/2"
+CROSS_SCHEMA = "genspec.cross-domain/2"
+_READABLE = {  # each document kind's current schema and the older ones still read
+    SCHEMA: (SCHEMA, "genspec.evidence/1"),
+    CROSS_SCHEMA: (CROSS_SCHEMA, "genspec.cross-domain/1"),
+    "genspec.results/2": ("genspec.results/2", "genspec.results/1"),
+    "genspec.rows/2": ("genspec.rows/2", "genspec.rows/1"),
+}
 GENERALIST_VS_SPECIALIST = "generalist_vs_specialist"
 SPECIALIST_VS_BASE = "specialist_vs_base"
 POOLED = "(pooled)"
@@ -91,11 +101,50 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class TaskEstimate:
+    """A domain estimate over its k tasks, each task one unit (:mod:`genspec.stats.meta`).
+
+    ``equal_weight`` carries the domain verdict (the average task); ``random_effects``
+    is reported beside it with the heterogeneity (Q, I², τ²) and the 95% prediction
+    interval for a new task. ``repeated`` items appeared in an earlier task of the
+    domain and were left out before pooling.
+    """
+
+    k: int
+    equal_weight: Pooled
+    random_effects: RandomEffects
+    repeated: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "k": self.k,
+            "equal_weight": asdict(self.equal_weight),
+            "random_effects": asdict(self.random_effects),
+            "repeated": self.repeated,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TaskEstimate:
+        effects = dict(data["random_effects"])
+        effects["pooled"] = Pooled(**effects["pooled"])
+        effects["fixed"] = Pooled(**effects["fixed"])
+        return cls(
+            k=data["k"],
+            equal_weight=Pooled(**data["equal_weight"]),
+            random_effects=RandomEffects(**effects),
+            repeated=data.get("repeated", 0),
+        )
+
+
+@dataclass(frozen=True)
 class Comparison:
     """Model a against model b on one task (or all of them, ``task == POOLED``).
 
     ``result.difference = score_a - score_b``: a is the generalist (or the specialist
     when compared with its base). ``p_adjusted`` is corrected across the family's tasks.
+    ``tost_p`` / ``equivalent``: the equivalence test against the run's margin. A pooled
+    row (``task == POOLED``) is the item-weighted figure over the family's items, and
+    carries the task-level ``estimate`` the domain verdict rests on.
     """
 
     kind: str  # GENERALIST_VS_SPECIALIST | SPECIALIST_VS_BASE
@@ -108,17 +157,24 @@ class Comparison:
     result: PairedResult  # n, scores, difference, interval, test, p-value, discordant counts
     unpaired: int  # rows of either model without a partner (or with a failed call)
     p_adjusted: float
-    mde: float | None  # minimum detectable difference at 80% power for this n
-    n_needed: int | None  # paired items needed to detect the observed difference
+    mde: float | None  # smallest difference the test detects with 80% power (exact) at this n
     verdict: Verdict
     # items the two models answered differently (right or wrong): how far an adapter
     # moved its base, even where accuracy does not change (None in older documents)
     disagree: int | None = None
+    tost_p: float | None = None
+    equivalent: bool | None = None
+    # planning: paired items the test needs to detect a difference of ``margin`` with
+    # 80% power at this comparison's spread (never "to detect the observed difference")
+    n_for_margin: int | None = None
+    estimate: TaskEstimate | None = None  # pooled rows only
 
     def to_json(self) -> dict[str, Any]:
         """A flat JSON object: the paired result's fields sit beside the labels."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "result"}
-        return {**data, **_plain(self.result), "verdict": self.verdict.value}
+        skip = ("result", "estimate")
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+        estimate = {} if self.estimate is None else {"estimate": self.estimate.to_json()}
+        return {**data, **_plain(self.result), "verdict": self.verdict.value, **estimate}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Comparison:
@@ -126,6 +182,8 @@ class Comparison:
         values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         values["result"] = _build(PairedResult, data)
         values["verdict"] = Verdict(data["verdict"])
+        if data.get("estimate") is not None:
+            values["estimate"] = TaskEstimate.from_json(data["estimate"])
         return cls(**values)
 
 
@@ -164,6 +222,8 @@ class DomainEvidence:
     pooled: tuple[Comparison, ...]
     reported: tuple[ReportedRow, ...]
     notes: tuple[str, ...]
+    margin: float | None = None  # equivalence margin, a fraction (None: a /1 document)
+    plan_sha256: str | None = None  # the pre-registered plan the run was held to
     # the same analysis on each axis beside accuracy (genspec.axes), by axis name; saved
     # in verdict.json under "axes" only when a run measured one
     axes: Mapping[str, DomainEvidence] = field(default_factory=dict)
@@ -174,7 +234,7 @@ class DomainEvidence:
         return headline(self.pooled)
 
     def to_json(self) -> dict[str, Any]:
-        """``verdict.json`` (``schema`` = ``genspec.evidence/1``); see :meth:`from_json`."""
+        """``verdict.json`` (``schema`` = ``genspec.evidence/2``); see :meth:`from_json`."""
         return {
             "schema": SCHEMA,
             "domain": self.domain,
@@ -190,6 +250,8 @@ class DomainEvidence:
             "pooled": [c.to_json() for c in self.pooled],
             "reported": [_plain(r) for r in self.reported],
             "notes": list(self.notes),
+            "margin": self.margin,
+            "plan_sha256": self.plan_sha256,
             **({"axes": {k: v.to_json() for k, v in self.axes.items()}} if self.axes else {}),
         }
 
@@ -211,13 +273,19 @@ class DomainEvidence:
             pooled=tuple(Comparison.from_json(c) for c in data["pooled"]),
             reported=tuple(_build(ReportedRow, r) for r in data["reported"]),
             notes=tuple(data["notes"]),
+            margin=data.get("margin"),
+            plan_sha256=data.get("plan_sha256"),
             axes={k: cls.from_json(v) for k, v in data.get("axes", {}).items()},
         )
 
 
 @dataclass(frozen=True)
 class DomainLine:
-    """One domain's headline in the cross-domain verdict (None: no comparison made)."""
+    """One domain's headline in the cross-domain verdict (None: no comparison made).
+
+    ``difference`` .. ``p_value`` are the task-level estimate over ``tasks`` tasks that
+    the domain verdict rests on; ``n`` the paired items.
+    """
 
     domain: str
     verdict: Verdict
@@ -227,6 +295,8 @@ class DomainLine:
     ci_low: float | None
     ci_high: float | None
     p_value: float | None
+    tasks: int | None = None
+    plan_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -268,7 +338,7 @@ def headline(pooled: Iterable[Comparison]) -> Comparison | None:
 
 def check_schema(data: Mapping[str, Any], schema: str) -> None:
     """Refuse a document of another kind or version before reading any field of it."""
-    if data.get("schema") != schema:
+    if data.get("schema") not in _READABLE.get(schema, (schema,)):
         raise ValueError(f"expected a '{schema}' document, got schema {data.get('schema')!r}")
 
 

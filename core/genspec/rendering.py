@@ -17,6 +17,7 @@ from genspec.evidence import (
     SPECIALIST_VS_BASE,
     CrossDomainVerdict,
     DomainEvidence,
+    TaskEstimate,
 )
 from genspec.stats.verdict import Verdict
 
@@ -97,9 +98,19 @@ def domain_markdown(evidence: DomainEvidence) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def registration(plan_sha256: str | None) -> str:
+    """ "pre-registered" with the plan's short hash, or "not pre-registered"."""
+    return f"pre-registered (plan {plan_sha256[:12]})" if plan_sha256 else "not pre-registered"
+
+
 def markdown_head(evidence: DomainEvidence) -> list[str]:
-    """Markdown lines: the verdict, the smoke label and the reason."""
-    lines = [f"## Verdict · {evidence.domain}: **{evidence.verdict.value.upper()}**", ""]
+    """Markdown lines: the verdict, whether it was pre-registered, the smoke label and
+    the reason."""
+    lines = [
+        f"## Verdict · {evidence.domain}: **{evidence.verdict.value.upper()}** "
+        f"({registration(evidence.plan_sha256)})",
+        "",
+    ]
     if evidence.smoke:
         lines += [f"> {SMOKE_LABEL}", ""]
     return [*lines, _sentence(evidence.reason), ""]
@@ -145,21 +156,25 @@ def cross_markdown(verdict: CrossDomainVerdict) -> str:
         [
             "domain",
             "verdict",
+            "tasks",
             "n",
             "generalist − specialist (pp)",
             f"{level(verdict.alpha)} CI",
             "p",
             "smoke",
+            "pre-registered",
         ],
         [
             [
                 d.domain,
                 d.verdict.value,
+                "—" if d.tasks is None else str(d.tasks),
                 "—" if d.n is None else str(d.n),
                 pp(d.difference),
                 ci_text(d.ci_low, d.ci_high),
                 p_text(d.p_value),
                 "yes" if d.smoke else "no",
+                "yes" if d.plan_sha256 else "no",
             ]
             for d in verdict.domains
         ],
@@ -183,7 +198,12 @@ _SECTIONS = {
         "Generalist vs specialist",
         "generalist",
         "specialist",
-        {Verdict.HOLDS: "holds", Verdict.FAILS: "fails", Verdict.INCONCLUSIVE: "inconclusive"},
+        {
+            Verdict.HOLDS: "holds",
+            Verdict.FAILS: "fails",
+            Verdict.EQUIVALENT: "equivalent",
+            Verdict.INCONCLUSIVE: "inconclusive",
+        },
     ),
     SPECIALIST_VS_BASE: _Section(
         "Specialist vs its base model",
@@ -192,6 +212,7 @@ _SECTIONS = {
         {
             Verdict.HOLDS: "specialist better",
             Verdict.FAILS: "base better",
+            Verdict.EQUIVALENT: "equivalent",
             Verdict.INCONCLUSIVE: "inconclusive",
         },
     ),
@@ -227,7 +248,12 @@ def comparison_table(
     legend = (
         f"Difference = {a} − {b} in percentage points, on paired items; p adjusted across "
         f"tasks ({_CORRECTION_NAMES[evidence.correction]}); α = {evidence.alpha}. "
-        "MDE: the smallest difference this n detects with 80% power."
+        "MDE: the smallest difference the test detects with 80% power (exact power). "
+        f"Equivalent: the two one-sided tests (TOST p) place the difference within "
+        f"±{margin_text(evidence.margin)} points. "
+        "(items pooled): the family's items as one sample; (task-level): the average of k "
+        "tasks, which the domain verdict rests on; (random effects, RE): DerSimonian–Laird "
+        "with the Hartung–Knapp interval." + _heterogeneity(evidence, kind)
     )
     if not compact:
         legend += " Differ: items the two models answered differently."
@@ -239,13 +265,14 @@ def comparison_table(
             if c.kind == kind == SPECIALIST_VS_BASE and c.disagree is not None
         )
     full = ("task", a, b, "n", f"{a} %", f"{b} %", "diff (pp)", f"{level(evidence.alpha)} CI",
-            "test", "p", "p adj.", "MDE (pp)", "differ %", "verdict")  # fmt: skip
+            "test", "p", "p adj.", "TOST p", "MDE (pp)", "differ %", "verdict")  # fmt: skip
     cells = []
     for row in [*rows, *(c for c in evidence.pooled if c.kind == kind)]:
         pooled = row.task == POOLED
+        label = ("(items)" if compact else "(items pooled)") if pooled else row.task
         cells.append(
             (
-                f"**{row.task}**" if pooled and not compact else row.task,
+                f"**{label}**" if pooled and not compact else label,
                 row.model_a,
                 row.model_b,
                 str(row.result.n),
@@ -256,15 +283,18 @@ def comparison_table(
                 row.result.test,
                 p_text(row.result.p_value),
                 "—" if pooled else p_text(row.p_adjusted),
+                p_text(row.tost_p),
                 pct(row.mde),
                 _share(row.disagree, row.result.n),
                 section.words[row.verdict],
             )
         )
+        if pooled and row.estimate is not None:
+            cells += _task_level_rows(row.estimate, len(full), evidence, kind, compact)
     keep = range(len(full))
     headers = full
     if compact:
-        dropped = {a, b, f"{a} %", f"{b} %", "test", "differ %"}
+        dropped = {a, b, f"{a} %", f"{b} %", "test", "differ %", "TOST p"}
         keep = [i for i, header in enumerate(full) if header not in dropped]
         headers = tuple(_SHORT_HEADERS.get(h, h) for h in full)
     return ComparisonTable(
@@ -273,3 +303,58 @@ def comparison_table(
         tuple(headers[i] for i in keep),
         tuple(tuple(row[i] for i in keep) for row in cells),
     )
+
+
+def margin_text(margin: float | None) -> str:
+    """The equivalence margin in points ("—" in a document from before margins)."""
+    return "—" if margin is None else f"{100 * margin:g}"
+
+
+def _task_level_rows(
+    estimate: TaskEstimate, width: int, evidence: DomainEvidence, kind: str, compact: bool
+) -> list[tuple[str, ...]]:
+    """The task-level (equal weight) and random-effects rows under a pooled row: the
+    domain verdict's own figure, then the random-effects one beside it (short labels
+    in 80 columns: "(tasks)", "(RE)")."""
+    verdict = _SECTIONS[kind].words[evidence.verdict] if kind == GENERALIST_VS_SPECIALIST else "—"
+    rows = []
+    labels = ("(tasks)", "(RE)") if compact else ("(task-level)", "(random effects)")
+    for label, pooled, test, word in (
+        (labels[0], estimate.equal_weight, f"equal weight, t({estimate.k - 1})", verdict),
+        (labels[1], estimate.random_effects.pooled, estimate.random_effects.method, "—"),
+    ):
+        cells = ["—"] * width
+        cells[0], cells[3] = label, f"k={estimate.k}" if compact else f"{estimate.k} tasks"
+        cells[6], cells[7] = pp(pooled.estimate), ci_text(pooled.ci_low, pooled.ci_high)
+        cells[8], cells[9], cells[-1] = test, p_text(pooled.p_value), word
+        rows.append(tuple(cells))
+    return rows if estimate.k >= 2 else rows[:1]
+
+
+def _heterogeneity(evidence: DomainEvidence, kind: str) -> str:
+    """Q, I², τ², the prediction interval and the repeated items, in words."""
+    pooled = next((c for c in evidence.pooled if c.kind == kind and c.estimate), None)
+    if pooled is None or pooled.estimate is None:
+        return ""
+    estimate = pooled.estimate
+    spread = estimate.random_effects
+    text = ""
+    if estimate.k >= 2:
+        text += (
+            f" Between tasks: Q = {spread.q:.1f} (p {p_text(spread.q_p_value)}), "
+            f"I² = {100 * spread.i2:.0f}%, τ² = {spread.tau2:.4f}"
+        )
+        if spread.prediction_low is not None and spread.prediction_high is not None:
+            text += (
+                "; 95% prediction interval for a new task "
+                f"{ci_text(spread.prediction_low, spread.prediction_high)}"
+            )
+        text += "."
+    if estimate.k <= 2:
+        text += (
+            f" Only {estimate.k} task(s): an interval over tasks says little, so the domain "
+            "verdict is what every task says, and it speaks for these benchmarks only."
+        )
+    if estimate.repeated:
+        text += f" {estimate.repeated} repeated item(s) were left out of the pooled rows."
+    return text

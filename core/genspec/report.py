@@ -54,7 +54,24 @@ def _evidences(runs: Sequence[StoredRun]) -> list[tuple[StoredRun, DomainEvidenc
             "No genspec runs with a verdict match these filters. Run `genspec run` first, "
             "or check --uri / --experiment / --domain."
         )
+    _refuse_repeated_domains(usable)
     return usable
+
+
+def _refuse_repeated_domains(pairs: Sequence[tuple[StoredRun, DomainEvidence]]) -> None:
+    """A cross-domain verdict counts each domain once: two runs of one domain (named
+    with --run-id) would count it twice, so they are refused, naming the runs."""
+    runs: dict[str, list[str]] = {}
+    for run, evidence in pairs:
+        runs.setdefault(evidence.domain, []).append(run.run_id)
+    repeated = {domain: ids for domain, ids in runs.items() if len(ids) > 1}
+    if repeated:
+        named = "; ".join(f"{domain}: {', '.join(ids)}" for domain, ids in repeated.items())
+        raise GenspecError(
+            f"Each domain counts once in the cross-domain verdict, but these runs repeat a "
+            f"domain ({named}). Pass one --run-id per domain, or none to use the newest "
+            "complete run of each."
+        )
 
 
 def _csv(pairs: Sequence[tuple[StoredRun, DomainEvidence]]) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,19 +44,20 @@ def run_domain(
 ) -> str | None:
     """Run, report and log one domain; returns the MLflow parent run id, or None when
     the run was kept in the outbox because the tracking store could not be reached."""
-    from genspec.analysis import Settings, analyse
-    from genspec.chance import chance_levels
+    from genspec.analysis import ITEM_KEY, Settings, analyse
     from genspec.axes.plots import axes_plots
     from genspec.axes.render import show as show_axes
     from genspec.axes.report import report as axes_report
     from genspec.axes.report import with_axes
+    from genspec.chance import chance_levels
     from genspec.evidence import ReportedRow
+    from genspec.plan import read_plan
     from genspec.plots import accuracy_plot, forest_plot, scale_plots
     from genspec.tracking.mlflow_log import check_uri, log_domain_run, tracking_uri
     from genspec.tracking.redact import check_available
     from genspec.tracking.secrets import mask_url
-    from genspec.tracking.ui import RunFacts
     from genspec.tracking.store import check_writable, create_store, sqlite_path
+    from genspec.tracking.ui import RunFacts
 
     check_available(config.tracking.examples)
     uri = tracking_uri(config.tracking)
@@ -81,12 +82,20 @@ def run_domain(
             warning_line(note)
 
     frame = to_frame(result.rows)
+    keys = _item_keys(result)
+    frame[ITEM_KEY] = [
+        keys.get((t, i), "") for t, i in zip(frame["task"], frame["example_id"], strict=True)
+    ]
     by_category = [p.task.name for p in result.tasks if p.task.report_by_category]
     settings = Settings(
         domain=config.domain,
         smoke=roster.smoke,
         seed=config.seed,
         reported=tuple(ReportedRow.of(r) for r in roster.reported),
+        alpha=config.alpha,
+        correction=config.correction,
+        margin=config.margin,
+        plan_sha256=read_plan(config.plan).sha256 if config.plan else None,
         scoring=result.scoring,
         size_matched=config.size_matched,
     )
@@ -171,7 +180,14 @@ def documents(
 ) -> RunDocuments:
     """``results.json``, ``rows.json`` and ``verdict.json`` of a finished run (with the
     axes' metrics when the run measured any)."""
-    from genspec.documents import ModelEntry, ResultsDocument, RowsDocument, RunDocuments, TaskEntry
+    from genspec.documents import (
+        ModelEntry,
+        ResultsDocument,
+        RowsDocument,
+        RunDocuments,
+        TaskEntry,
+        statistics,
+    )
 
     config = run.config
 
@@ -215,8 +231,10 @@ def documents(
         results=analysis.summaries,
         by_category=analysis.categories,
         axes=axes.summaries if axes is not None else (),
+        statistics=statistics(analysis.evidence),
     )
-    return RunDocuments(results, RowsDocument.build(run.rows, _positions(run)), analysis.evidence)
+    rows = RowsDocument.build(run.rows, _positions(run), _item_keys(run))
+    return RunDocuments(results, rows, analysis.evidence)
 
 
 def _prompt_hash(prepared: engine.PreparedTask) -> str:
@@ -235,3 +253,15 @@ def _positions(run: engine.DomainRun) -> dict[tuple[str, str, str], int]:
         for split, items in (("test", prepared.data.test), ("dev", prepared.data.dev)):
             positions.update({(prepared.task.name, split, ex.id): i for i, ex in enumerate(items)})
     return positions
+
+
+def _item_keys(run: engine.DomainRun) -> dict[tuple[str, str], str]:
+    """Each test item's text digest, by (task, example id): the same question asked by
+    two of the domain's tasks has one key, so pooling counts it once."""
+    from genspec.stats.overlap import item_key
+
+    return {
+        (prepared.task.name, ex.id): item_key(f"{ex.context}\n{ex.question}")
+        for prepared in run.tasks
+        for ex in prepared.data.test
+    }
