@@ -181,6 +181,26 @@ def test_a_half_built_store_is_named_with_its_fix_never_unreachable(
     assert answers_cached(workdir) == 0
 
 
+def test_sync_to_a_half_built_store_says_how_to_fix_it(workdir: Path, built_store: Path) -> None:
+    from genspec.tracking.outbox import Recorder, new_folder
+
+    db = workdir / "mlflow.db"
+    shutil.copyfile(built_store, db)
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        connection.execute("DROP TABLE metrics")
+        connection.commit()
+    outbox = workdir / ".genspec" / "outbox"
+    recorder = Recorder(new_folder(outbox), "genspec-medical", f"sqlite:///{db}")
+    with recorder.start_run("parent"):
+        recorder.log_params({"domain": "medical"})
+    folder = recorder.seal()
+    folder.rename(outbox / folder.name)  # kept, as a run whose upload failed
+    result = CliRunner().invoke(cli, ["sync"])
+    assert result.exit_code == 2
+    assert f"mv {db} {db}.broken" in one_error(result.output)
+    assert (outbox / folder.name / "record.json").is_file()  # still kept
+
+
 def test_report_on_an_empty_database_file_creates_nothing_and_says_so(workdir: Path) -> None:
     db = workdir / "mlflow.db"
     db.touch()

@@ -401,7 +401,10 @@ def sync(
     """Upload every waiting record; returns (folder, run id) uploaded and (folder, why) not.
 
     An uploaded record is deleted; one that fails stays for the next ``genspec sync``.
+    A local store that is half built stops the sync in one line saying how to fix it.
     """
+    from genspec.tracking.store import create_store
+
     retry_settings()
     uploaded, failed = [], []
     for folder in waiting(outbox):
@@ -412,6 +415,7 @@ def sync(
                 (folder, f"{recorded} needs its credentials: pass --uri or set MLFLOW_TRACKING_URI")
             )
             continue
+        create_store(target)  # a local store: built whole if new, else checked
         reason = reachable(target)
         if reason is None:
             try:
