@@ -103,3 +103,21 @@ def test_none_stores_no_per_example_text_for_any_bundled_task(workdir: Path, dom
         invoke("run", *args, "tracking.examples=full")
         stored = left_behind(workdir)
         assert sum(f.encode() in stored for f in fragments) >= 4  # 4 items of each task
+
+
+def test_a_relative_data_dir_is_masked_as_a_path_not_as_a_word(tmp_path: Path) -> None:
+    from genspec.tracking.redact import hide_data_dir
+
+    document = {
+        "data": {"dir": "quispe", "source": "local"},
+        "origin": "local file quispe/medqa.jsonl",
+        "resolved": f"{Path.cwd()}/quispe/dev.jsonl",
+        "note": "quispeño and data_source stay",
+    }
+    assert hide_data_dir(document, "none", "quispe") == {
+        "data": {"dir": "<DATA_DIR>", "source": "local"},
+        "origin": "local file <DATA_DIR>/medqa.jsonl",
+        "resolved": "<DATA_DIR>/dev.jsonl",
+        "note": "quispeño and data_source stay",
+    }
+    assert hide_data_dir(document, "full", "quispe") == document

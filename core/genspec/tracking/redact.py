@@ -261,26 +261,38 @@ def row_label(mode: str, categories: Iterable[str]) -> Callable[[Any], Any]:
 
 
 def hide_data_dir(document: Any, mode: str, data_dir: str | None) -> Any:
-    """``document`` with the ``data.dir`` path (as written and as resolved) replaced by
-    ``<DATA_DIR>`` under ``redacted`` and ``none``: a folder name can be a person's."""
+    """``document`` with the ``data.dir`` path replaced by ``<DATA_DIR>`` under
+    ``redacted`` and ``none``: a folder name can be a person's.
+
+    The resolved path, the path as written, and any path under it are masked; a text
+    that *is* the folder's bare name (``data.dir=jorge``) is masked whole, but that name
+    is not masked inside other words.
+    """
     if mode == "full" or not data_dir:
         return document
     from pathlib import Path
 
-    written = data_dir.rstrip("/")
-    forms = sorted({written, str(Path(written).expanduser().resolve())}, key=len, reverse=True)
-    return _replace_text(document, forms)
+    written = data_dir.rstrip("/") or data_dir
+    resolved = str(Path(written).expanduser().resolve())
+    whole = {written, resolved}
+    # a path text (with a separator) anywhere; a bare name only where a path continues it
+    inside = {form: DATA_DIR_MASK for form in whole if "/" in form}
+    inside.setdefault(f"{written}/", f"{DATA_DIR_MASK}/")
+    pairs = sorted(inside.items(), key=lambda pair: len(pair[0]), reverse=True)
+    return _replace_text(document, whole, pairs)
 
 
-def _replace_text(value: Any, forms: list[str]) -> Any:
+def _replace_text(value: Any, whole: set[str], pairs: list[tuple[str, str]]) -> Any:
     if isinstance(value, str):
-        for form in forms:
-            value = value.replace(form, DATA_DIR_MASK)
+        if value in whole:
+            return DATA_DIR_MASK
+        for old, new in pairs:
+            value = value.replace(old, new)
         return value
     if isinstance(value, dict):
-        return {k: _replace_text(v, forms) for k, v in value.items()}
+        return {k: _replace_text(v, whole, pairs) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_replace_text(v, forms) for v in value]
+        return [_replace_text(v, whole, pairs) for v in value]
     return value
 
 
