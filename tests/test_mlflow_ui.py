@@ -293,3 +293,24 @@ def test_report_on_one_domain_names_its_run_and_shows_scores(logged: Logged) -> 
     assert "Results · legal" in table
     for spec in MOCK_MODELS:
         assert spec["name"] in table.split("Verdict")[0]  # the accuracy table comes first
+
+
+def test_review_table_drops_constant_columns_and_text_under_none() -> None:
+    from genspec.tracking.tables import task_tables
+
+    logged = pd.concat(
+        [
+            _rows(3, "m1", lambda task, i: i == 0),
+            _rows(3, "m2", lambda task, i: False),
+        ]
+    )
+    questions = {"t1": {str(i): f"Question {i}?" for i in range(3)}}
+    tables = dict(task_tables(["t1", "t2"], questions, logged, "full"))
+    t1 = tables["t1"]
+    # every answer is "A" and every gold "B": constant, so gone, except each model's columns
+    assert list(t1.columns) == ["item", "question", "m1 answer", "m1 correct", "m2 answer",
+                                "m2 correct"]  # fmt: skip
+    assert list(t1["m1 correct"]) == [0.0, 1.0, 1.0]
+    assert "question" not in tables["t2"].columns  # no question text known for t2
+    masked = dict(task_tables(["t1"], questions, protect(logged, "none"), "none"))["t1"]
+    assert "question" not in masked.columns and "Question" not in masked.to_json()
