@@ -93,8 +93,8 @@ class ResponseCache:
                 f"The answer cache at {self.directory} could not store an answer "
                 f"({reason(error)}), so the run stopped before paying for more: "
                 f"{self.stored} answer(s) of this run are kept there and will not be paid "
-                "for again. Free space there (or set cache.dir to a folder with room) and "
-                "run the same command to resume."
+                "for again (answers to calls still in flight were not). Free space there "
+                "(or set cache.dir to a folder with room) and run the same command to resume."
             ) from None
         self.stored += 1
 
