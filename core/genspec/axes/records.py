@@ -9,7 +9,7 @@ under ``axes``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 ACCURACY = "accuracy"
@@ -79,26 +79,8 @@ class AxisSummary:
     left_out: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "axis": self.axis,
-            "model": self.model,
-            "role": self.role,
-            "task": self.task,
-            "n": self.n,
-            "method": self.method,
-            "metrics": dict(self.metrics),
-            "left_out": dict(self.left_out),
-        }
+        return asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AxisSummary:
-        return cls(
-            axis=data["axis"],
-            model=data["model"],
-            role=data["role"],
-            task=data["task"],
-            n=data["n"],
-            method=data["method"],
-            metrics=dict(data["metrics"]),
-            left_out=dict(data.get("left_out", {})),
-        )
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})

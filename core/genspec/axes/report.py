@@ -142,11 +142,21 @@ def summarise(items: Sequence[AxisItem]) -> list[AxisSummary]:
     return summaries
 
 
-def _frame(items: Sequence[AxisItem], dev: pd.DataFrame) -> pd.DataFrame:
+def _frame(items: Sequence[AxisItem], frame: pd.DataFrame) -> pd.DataFrame:
     """The axis's items as a results table (``correct`` is the axis score), with the
-    run's dev rows so the sides are chosen exactly as for accuracy."""
+    run's dev rows so the sides are chosen exactly as for accuracy. Predictions are left
+    out: an axis score is not an answer, so no "items answered differently" count."""
     import pandas as pd
 
+    from genspec.analysis import ITEM_KEY
+
+    test = frame[frame["split"] == "test"]
+    # the item's text key, where the table has one (repeats across tasks are pooled once)
+    keys = (
+        dict(zip(zip(test["task"], test["example_id"], strict=True), test[ITEM_KEY], strict=True))
+        if ITEM_KEY in frame
+        else {}
+    )
     rows = [
         {
             "task": i.task,
@@ -154,13 +164,21 @@ def _frame(items: Sequence[AxisItem], dev: pd.DataFrame) -> pd.DataFrame:
             "model": i.model,
             "role": i.role,
             "correct": i.score,
+            "invalid": False,
+            "category": "",
+            "cached": False,
             "error": i.error,
             "split": "test",
+            "metrics": {},
+            "extra": {},
+            **({ITEM_KEY: keys.get((i.task, i.example_id), "")} if keys else {}),
         }
         for i in items
         if i.error != UNCHANGED
     ]
-    return pd.concat([pd.DataFrame(rows, columns=list(dev.columns)), dev], ignore_index=True)
+    dev = frame[frame["split"] == "dev"]
+    table = pd.concat([pd.DataFrame(rows, columns=list(frame.columns)), dev], ignore_index=True)
+    return table.drop(columns=["prediction"])
 
 
 def _overall(items: Sequence[AxisItem]) -> list[AxisItem]:
@@ -197,11 +215,10 @@ def report(
     run measured no axis beyond accuracy)."""
     if not items:
         return None
-    from genspec.analysis import compare
+    from genspec.analysis import analyse
 
     summaries = summarise(items)
-    columns = ["task", "example_id", "model", "role", "correct", "error", "split"]
-    dev = frame.loc[frame["split"] == "dev", columns]
+    plain = replace(settings, reported=())  # published accuracy is not an axis's number
     by_axis: dict[str, list[AxisItem]] = {}
     for item in items:
         by_axis.setdefault(item.axis, []).append(item)
@@ -213,18 +230,7 @@ def report(
         compared = {ROBUSTNESS: _overall(perturbed), **compared}
     evidence = {}
     for axis, group in compared.items():
-        found = compare(
-            _frame(group, dev),
-            models,
-            alpha=settings.alpha,
-            correction=settings.correction,
-            seed=settings.seed,
-            n_boot=settings.n_boot,
-            smoke=settings.smoke,
-            domain=settings.domain,
-            scoring=settings.scoring,
-            size_matched=settings.size_matched,
-        )
+        found = analyse(_frame(group, frame), models, plain).evidence
         evidence[axis] = replace(found, notes=(*found.notes, *_notes(axis, summaries)))
     order = [a for a in (CALIBRATION, ABSTENTION, ROBUSTNESS) if a in evidence]
     order += sorted(a for a in evidence if a not in order)
