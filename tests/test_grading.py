@@ -30,8 +30,7 @@ from genspec.toolkit.fields import RowError
 from tests.conftest import write_roster
 
 TASK = "tasks=[healthbench_hard]"
-ITEMS = 5  # the bundled healthbench_hard sample
-CRITERIA = 18  # criteria over its five items
+LIMIT = "limit=3"  # of the bundled healthbench_hard sample's five items: runs stay short
 
 
 # --- rubric scores ----------------------------------------------------------------------
@@ -160,7 +159,17 @@ def _judges(url: str, *entries: dict[str, str]) -> str:
 
 
 def _run(*args: str) -> Any:
-    return CliRunner().invoke(cli, ["run", "domain=medical", *args])
+    return CliRunner().invoke(cli, ["run", "domain=medical", "tracking.traces=0", *args])
+
+
+def _criteria(limit: str) -> int:
+    """The rubric criteria of the items a run with ``limit`` selects."""
+    from genspec.config.compose import compose
+    from genspec.engine import prepare
+
+    config, _ = compose(["domain=medical", "roster=fake-api", TASK, "judge.id=x", limit])
+    (task,) = prepare(config).tasks
+    return sum(len(example.rubric) for example in task.examples)
 
 
 def _judge_bodies(server: FakeOpenAIServer, start: int = 0) -> list[dict[str, Any]]:
@@ -175,23 +184,24 @@ def test_two_judges_that_disagree_are_flagged_and_a_rerun_calls_no_judge(
     api: FakeOpenAIServer,
 ) -> None:
     judges = _judges(api.url, {"id": "openai/gpt-4o-mini"}, {"id": "openai/gpt-4o"})
-    first = _run("roster=fake-api", TASK, judges)
+    first = _run("roster=fake-api", TASK, judges, LIMIT)
     assert first.exit_code == 0, first.output
     bodies = _judge_bodies(api)
     # three models' answers, two judges, each criterion: one call per distinct question
     # (models that answer alike share the judge's cached grade; blind, so it is the same)
+    criteria = _criteria(LIMIT)
     asked = {(b["model"], b["messages"][-1]["content"]) for b in bodies}
-    assert len(asked) == len(bodies) and CRITERIA * 2 <= len(bodies) <= 3 * 2 * CRITERIA
+    assert len(asked) == len(bodies) and criteria * 2 <= len(bodies) <= 3 * 2 * criteria
     text = " ".join(first.output.split())
     assert "Krippendorff's alpha" in text and "the judges disagree" in text
     assert "Verdict · medical: INCONCLUSIVE" in text
-    assert "judge gpt-4o-mini: 15 answers graded, cost $" in text  # priced like any call
+    assert "judge gpt-4o-mini: 9 answers graded, cost $" in text  # priced like any call
     # blind: no judge prompt names a model or a role of the roster
     for body in bodies:
         prompt = body["messages"][-1]["content"]
         assert not any(w in prompt for w in ("fake-", "generalist", "specialist", "base model"))
     calls = api.calls
-    again = _run("roster=fake-api", TASK, judges)
+    again = _run("roster=fake-api", TASK, judges, LIMIT)
     assert again.exit_code == 0, again.output
     assert api.calls == calls  # every answer and every grade came from the cache
     assert "(paid now $0.0000)" in again.output
@@ -201,7 +211,7 @@ def test_agreeing_judges_are_not_flagged(workdir: Path, monkeypatch: pytest.Monk
     with FakeOpenAIServer(policy=_agreeing) as server:
         monkeypatch.setenv("GENSPEC_FAKE_API_BASE", server.url)
         judges = _judges(server.url, {"id": "openai/judge-a"}, {"id": "openai/judge-b"})
-        result = _run("roster=fake-api", TASK, judges, "limit=4")
+        result = _run("roster=fake-api", TASK, judges, LIMIT)
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "Krippendorff's alpha 1.00" in text and "at or above the floor 0.667" in text
