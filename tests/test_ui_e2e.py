@@ -81,13 +81,16 @@ def _shot(page: Any, name: str) -> None:
 @dataclass(frozen=True)
 class Logged:
     """The run the browser looks at, read from the store: the parent, the model run with
-    the most wrong answers, one of its wrong answers and that answer's trace."""
+    the most wrong answers, one of its wrong answers and that answer's trace, the model
+    run on the other side of the claim and its trace of the same item."""
 
     experiment: str
     parent: Any
     child: Any
     wrong: dict[str, Any]
     trace_id: str
+    other: Any
+    other_trace_id: str
     forest_width: int
 
 
@@ -103,13 +106,18 @@ def _logged(workdir: Path) -> Logged:
     document = json.loads(Path(examples).read_text(encoding="utf-8"))
     rows = [dict(zip(document["columns"], row, strict=True)) for row in document["data"]]
     wrong = next(row for row in rows if row["correct"] == 0.0)
-    traces = client.search_traces(locations=[experiment], run_id=child.info.run_id)
-    trace_id = next(
-        t.info.trace_id for t in traces if t.info.tags["genspec.item"] == str(wrong["example_id"])
-    )
+    # the other side of the claim: the specialist against a generalist, and vice versa
+    side = "specialist" if child.data.tags["genspec.role"] == "generalist" else "generalist"
+    other = next(r for r in runs if r.data.tags.get("genspec.role") == side)
+
+    def trace_of(run: Any) -> str:
+        traces = client.search_traces(locations=[experiment], run_id=run.info.run_id)
+        item = str(wrong["example_id"])
+        return next(t.info.trace_id for t in traces if t.info.tags["genspec.item"] == item)
+
     png = Path(client.download_artifacts(parent.info.run_id, "plots/forest.png", str(workdir)))
     width = int.from_bytes(png.read_bytes()[16:20], "big")
-    return Logged(experiment, parent, child, wrong, trace_id, width)
+    return Logged(experiment, parent, child, wrong, trace_of(child), other, trace_of(other), width)
 
 
 def test_ui_answers_who_won_and_shows_wrong_answers(workdir: Path, ui: str, browser: Any) -> None:
@@ -154,6 +162,11 @@ def _browse(page: Any, experiment: str, logged: Logged) -> None:
     page.get_by_text("expected_answer", exact=False).first.wait_for()
     page.get_by_text("False", exact=True).first.wait_for()
     _shot(page, "3-model-traces")
+    # "compare to" another model's run: its answer to the same item on the same row
+    page.get_by_text("baseline run", exact=True).last.click()
+    page.get_by_role("option", name=logged.other.info.run_name).first.click()
+    page.get_by_text(logged.other_trace_id[:10], exact=False).first.wait_for()
+    _shot(page, "3b-compare-runs")
     page.get_by_text(logged.trace_id[:10], exact=False).first.click()
     trace = page.get_by_role("dialog").first
     trace.get_by_text(logged.wrong["prompt"][-30:], exact=False).first.wait_for()
