@@ -56,6 +56,7 @@ from genspec.evidence import (
     headline,
 )
 from genspec.fairness import MIXED
+from genspec.grading.summary import DEFAULT_FLOOR, PanelSummary, hold_to_panel, panel_summaries
 from genspec.inference import Paired
 from genspec.rendering import ci_text, level, p_phrase, pct, pp
 from genspec.stats.intervals import score_interval
@@ -97,6 +98,8 @@ class Settings:
     plan_sha256: str | None = None
     scoring: str = ""  # "mixed" when the sides were scored differently (genspec.fairness)
     size_matched: bool = False  # a specialist with ``matched:`` meets that generalist
+    # a judge panel's Krippendorff alpha below this makes its task inconclusive
+    agreement_floor: float = DEFAULT_FLOOR
 
     @classmethod
     def of(cls, evidence: DomainEvidence) -> Settings:
@@ -122,6 +125,7 @@ class Analysis:
     summaries: tuple[ModelTaskSummary, ...]
     categories: tuple[ModelTaskSummary, ...]  # per category of the tasks that ask for it
     evidence: DomainEvidence
+    panels: tuple[PanelSummary, ...] = ()  # the judge panel of each task graded by rubric
 
 
 def analyse(
@@ -146,10 +150,12 @@ def analyse(
         scoring=settings.scoring,
         size_matched=settings.size_matched,
     )
+    panels = tuple(panel_summaries(frame, settings.agreement_floor))
     return Analysis(
         summaries=tuple(summarize(frame)),
         categories=tuple(summarize_by_category(frame, by_category)),
-        evidence=evidence,
+        evidence=hold_to_panel(evidence, panels),
+        panels=panels,
     )
 
 

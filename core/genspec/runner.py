@@ -51,6 +51,7 @@ def run_domain(
     from genspec.axes.report import with_axes
     from genspec.chance import chance_levels
     from genspec.evidence import ReportedRow
+    from genspec.grading.summary import panel_report
     from genspec.plan import read_plan
     from genspec.plots import accuracy_plot, forest_plot, scale_plots
     from genspec.tracking.mlflow_log import check_uri, log_domain_run, tracking_uri
@@ -98,6 +99,7 @@ def run_domain(
         plan_sha256=read_plan(config.plan).sha256 if config.plan else None,
         scoring=result.scoring,
         size_matched=config.size_matched,
+        agreement_floor=config.agreement_floor,
     )
     analysis = analyse(frame, result.models, settings, by_category)
     axes = axes_report(result.axis_items, frame, result.models, settings)  # None by default
@@ -116,6 +118,8 @@ def run_domain(
     if costs is not None:
         console.print(costs)
     console.print(evidence_view(evidence))
+    for line in panel_report(analysis.panels):
+        console.print(line, markup=False, highlight=False)
     if axes is not None:
         show_axes(console, axes.evidence, axes.summaries, evidence)
 
