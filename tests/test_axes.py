@@ -342,6 +342,6 @@ def test_medhallu_maps_a_hub_row_to_one_yes_no_item_and_runs_only_when_named() -
 
     task = registry().tasks["medhallu"]
     data = load_task_data(task, DataConfig())
-    assert len(data.test) == 12 and {e.gold for e in data.test} == {0, 1}
-    assert len({e.id for e in data.test}) == 12
+    assert len(data.test) == 30 and sum(e.gold == 0 for e in data.test) == 15  # balanced
+    assert len({e.id for e in data.test}) == 30
     assert not task.by_default  # the default medical run (engine.prepare) leaves it out
