@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from test_evidence import ROSTER, row, table
 
-from genspec.analysis import ITEM_KEY, compare, cross_domain, summarize
+from genspec.analysis import CLUSTER, ITEM_KEY, compare, cross_domain, summarize
 from genspec.documents import RESULTS_SCHEMA, statistics
 from genspec.errors import DataError
 from genspec.evidence import GENERALIST_VS_SPECIALIST, DomainEvidence
@@ -141,3 +141,24 @@ def test_the_same_rule_finds_a_real_difference() -> None:
     rng = np.random.default_rng(17)
     verdicts = [_domain(rng, np.full(4, 0.12), (1000, 50, 50, 50)) for _ in range(40)]
     assert verdicts.count(Verdict.HOLDS) >= 12 and Verdict.FAILS not in verdicts
+
+
+def test_a_task_with_clusters_gets_the_cluster_bootstrap_interval() -> None:
+    """Five questions per case, answered alike within a case: the interval must count
+    12 cases, not 60 independent items."""
+    rows = []
+    for case in range(12):
+        gen, spec = float(case % 3 != 0), float(case % 2 == 0)
+        for q in range(5):
+            item = case * 5 + q
+            rows += [row("qa", item, GEN, gen), row("qa", item, SPEC, spec)]
+            rows += [row("qa", item, BASE, spec)]
+    frame = to_frame(rows)
+    independent = compare(frame, ROSTER).comparisons[0].result
+    frame[CLUSTER] = [f"case{int(i.split('-')[1]) // 5}" for i in frame["example_id"]]
+    clustered = compare(frame, ROSTER, seed=3).comparisons[0].result
+    assert clustered.test == "cluster-bootstrap-percentile" and independent.test == "tango-score"
+    assert clustered.difference == independent.difference
+    width = clustered.ci_high - clustered.ci_low
+    assert width > 1.5 * (independent.ci_high - independent.ci_low)
+    assert compare(frame, ROSTER, seed=3).comparisons[0].result == clustered  # seeded

@@ -75,6 +75,7 @@ if TYPE_CHECKING:
 TEST, DEV = "test", "dev"
 MARGIN = 0.03  # the equivalence margin when none is given (config key ``margin``)
 ITEM_KEY = "item_key"  # optional column: the item's text key, to find repeats across tasks
+CLUSTER = "cluster"  # optional column: the item's cluster (a case, an abstract), if declared
 MIXED_NOTE = (
     "Scoring: MIXED. The sides of a comparison were scored by different methods "
     "(allow_mixed_scoring=true), so it compares two measurements as much as two models."
@@ -332,6 +333,7 @@ class _Pairing:
     unpaired: int
     disagree: int | None  # None: the table has no predictions (e.g. merged shards)
     keys: tuple[str, ...] | None = None  # each paired item's text key (None: not known)
+    clusters: tuple[str, ...] | None = None  # each paired item's cluster (None: independent)
 
 
 def _pair(
@@ -343,12 +345,13 @@ def _pair(
     for model, side in zip((a, b), sides, strict=True):
         if side["example_id"].duplicated().any():
             raise ValueError(f"'{model.name}' has repeated example ids on task '{task}'")
-    optional = [c for c in ("prediction", ITEM_KEY) if c in test]
+    optional = [c for c in ("prediction", ITEM_KEY, CLUSTER) if c in test]
     kept = ["example_id", "correct", *optional]
     answered = [side.loc[side["error"].isna(), kept] for side in sides]
     merged = answered[0].merge(answered[1], on="example_id", suffixes=("_a", "_b"))
     differ = merged["prediction_a"] != merged["prediction_b"] if "prediction" in test else None
     keys = merged[f"{ITEM_KEY}_a"] if ITEM_KEY in test else None
+    clusters = merged[f"{CLUSTER}_a"] if CLUSTER in test else None
     return _Pairing(
         kind=kind,
         family=family,
@@ -362,6 +365,7 @@ def _pair(
         unpaired=len(sides[0]) + len(sides[1]) - 2 * len(merged),
         disagree=None if differ is None else int(differ.sum()),
         keys=None if keys is None or not all(keys) else tuple(keys),
+        clusters=None if clusters is None or not all(clusters) else tuple(clusters),
     )
 
 
@@ -419,7 +423,11 @@ def _comparison(
 
 
 def _family(
-    pairings: Sequence[_Pairing], alpha: float, correction: Correction, margin: float
+    pairings: Sequence[_Pairing],
+    alpha: float,
+    correction: Correction,
+    margin: float,
+    resampling: inference.Resampling,
 ) -> tuple[list[Comparison], Comparison, list[str]]:
     """Per-task comparisons, p corrected across the family's tasks, the pooled row (the
     item-weighted figure, a secondary line, carrying the task-level estimate the domain
@@ -431,6 +439,8 @@ def _family(
         alpha=alpha,
         correction=correction,
         margin=margin,
+        clusters={p.task: p.clusters for p in pairings},
+        resampling=resampling,
     )
     rows = [
         _comparison(p, f, q, v)
@@ -491,7 +501,11 @@ def _pairings(
 
 
 def _analyse(
-    pairings: Sequence[_Pairing], alpha: float, correction: Correction, margin: float
+    pairings: Sequence[_Pairing],
+    alpha: float,
+    correction: Correction,
+    margin: float,
+    resampling: inference.Resampling,
 ) -> tuple[list[Comparison], list[Comparison], list[str]]:
     """Per-task and pooled comparisons for every family, and notes on what was left out."""
     comparisons: list[Comparison] = []
@@ -506,7 +520,7 @@ def _analyse(
             if p.a.size == 0
         ]
         if usable:
-            rows, pooled_row, repeated = _family(usable, alpha, correction, margin)
+            rows, pooled_row, repeated = _family(usable, alpha, correction, margin, resampling)
             comparisons += rows
             pooled.append(pooled_row)
             notes += repeated
@@ -556,7 +570,8 @@ def compare(
     # a failed dev call scores 0 here as in the engine, so both rank alike
     dev = frame[frame["split"] == DEV]
     choices, pairings = _pairings(test, dev, models, declared, size_matched)
-    comparisons, pooled, notes = _analyse(pairings, alpha, correction, margin)
+    resampling = inference.Resampling(n_boot=n_boot, seed=seed)
+    comparisons, pooled, notes = _analyse(pairings, alpha, correction, margin, resampling)
     unchosen = [f"{c.task}: no {c.role} chosen ({c.detail})" for c in choices if c.model is None]
     if scoring == MIXED:
         unchosen.insert(0, MIXED_NOTE)

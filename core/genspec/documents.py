@@ -38,12 +38,13 @@ if TYPE_CHECKING:
 # /2 (issue 16): results.json adds ``statistics`` (the verdict, its task-level estimate,
 # heterogeneity, prediction interval, equivalence per task, margin and plan hash);
 # rows.json adds ``key``, a digest of each item's text, so repeats across a domain's
-# tasks are found again when shards are merged. /1 documents still read.
+# tasks are found again when shards are merged, and ``cluster``, a digest of the item's
+# cluster where its task declares one. /1 documents still read.
 RESULTS_SCHEMA = "genspec.results/2"
 ROWS_SCHEMA = "genspec.rows/2"
 ROW_COLUMNS = (
     "task", "item", "model", "role", "split", "template", "category", "prediction",
-    "correct", "invalid", "failed", "metrics", "key",
+    "correct", "invalid", "failed", "metrics", "key", "cluster",
 )  # fmt: skip
 _LABELLED = (ROW_COLUMNS.index("category"), ROW_COLUMNS.index("prediction"))
 
@@ -205,7 +206,8 @@ class RowsDocument:
     ``item`` is the item's position in its task's test or dev file (the same in every
     shard), not its id; the only text is the item's category and the predicted label
     (statistics count the items two models answered differently). ``key`` is a digest
-    of the item's text (:func:`genspec.stats.overlap.item_key`; "" when unknown).
+    of the item's text (:func:`genspec.stats.overlap.item_key`; "" when unknown),
+    ``cluster`` one of its cluster ("" when its task declares none).
     """
 
     data: tuple[tuple[Any, ...], ...]
@@ -216,10 +218,11 @@ class RowsDocument:
         rows: Iterable[ExampleResult],
         positions: Mapping[tuple[str, str, str], int],
         keys: Mapping[tuple[str, str], str] | None = None,
+        clusters: Mapping[tuple[str, str], str] | None = None,
     ) -> RowsDocument:
         """From result rows; ``positions`` maps (task, split, example id) to the position,
-        ``keys`` (task, example id) to the item's text digest."""
-        keys = keys or {}
+        ``keys`` and ``clusters`` (task, example id) to the item's text and cluster digests."""
+        keys, clusters = keys or {}, clusters or {}
         return cls(
             tuple(
                 (
@@ -236,6 +239,7 @@ class RowsDocument:
                     r.error is not None,
                     dict(r.metrics),
                     keys.get((r.task, r.example_id), ""),
+                    clusters.get((r.task, r.example_id), ""),
                 )
                 for r in rows
             )

@@ -26,8 +26,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from genspec.evidence import TaskEstimate
+from genspec.stats.cluster import cluster_bootstrap
 from genspec.stats.difference import Equivalence, equivalence, paired_difference
 from genspec.stats.exact_power import binary_mde, binary_n_for_effect, t_mde, t_n_for_effect
 from genspec.stats.graded import PAIRED_T
@@ -37,6 +39,15 @@ from genspec.stats.overlap import first_occurrences
 from genspec.stats.paired import PairedResult
 from genspec.stats.tango import TANGO
 from genspec.stats.verdict import Verdict, decide
+
+
+@dataclass(frozen=True)
+class Resampling:
+    """Bootstrap settings of the run (``n_boot``, ``seed``): the same data give the same
+    interval."""
+
+    n_boot: int = 2000
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,21 +104,40 @@ def paired(
     margin: float,
     power_alpha: float,
     with_power: bool = True,
+    clusters: Sequence[str] | None = None,
+    resampling: Resampling = Resampling(),
 ) -> Paired:
     """Model a against model b on paired items: difference, interval and test at 1 − α,
     TOST at α against ``margin``, and the test's MDE at ``power_alpha`` (the level the
     corrected test must clear). ``with_power=False`` skips the power figures (the
-    simulation of the verdict's error rates, which never reads them)."""
+    simulation of the verdict's error rates, which never reads them).
+
+    With ``clusters`` (one label per item: a case, an abstract) the interval and its
+    test come from the seeded cluster bootstrap, so items of one cluster are not
+    counted as independent evidence; TOST and the power figures stay those of the
+    item-level test (they assume independent items, and say so in the README).
+    """
     difference = paired_difference(a, b, confidence=1 - alpha)
+    low, high, p_value, test = (
+        difference.ci_low, difference.ci_high, difference.p_value, difference.method,
+    )  # fmt: skip
+    spread = difference.standard_error
+    if clusters is not None:
+        boot = cluster_bootstrap(
+            a, b, clusters, confidence=1 - alpha, n_boot=resampling.n_boot, seed=resampling.seed
+        )
+        low, high, p_value, test = boot.ci_low, boot.ci_high, boot.p_value, boot.method
+        z = float(stats.norm.ppf(1 - alpha / 2))
+        spread = max((high - low) / (2 * z), difference.standard_error)
     result = PairedResult(
         n=difference.n,
         score_a=float(a.mean()),
         score_b=float(b.mean()),
         difference=difference.difference,
-        ci_low=difference.ci_low,
-        ci_high=difference.ci_high,
-        test=difference.method,
-        p_value=difference.p_value,
+        ci_low=low,
+        ci_high=high,
+        test=test,
+        p_value=p_value,
         a_only=_whole(difference.a_only),
         b_only=_whole(difference.b_only),
     )
@@ -119,7 +149,7 @@ def paired(
     return Paired(
         result=result,
         equivalence=equivalence(a, b, margin=margin, alpha=alpha),
-        standard_error=difference.standard_error,
+        standard_error=spread,
         mde=mde,
         n_for_margin=planned,
     )
@@ -131,6 +161,7 @@ class Deduplicated:
 
     pairs: Mapping[str, tuple[np.ndarray, np.ndarray]]
     repeated: Mapping[str, int]
+    keep: Mapping[str, np.ndarray]  # per task: which of its items were kept
 
     @property
     def total(self) -> int:
@@ -144,11 +175,12 @@ def deduplicate(
     keep everything. ``keys[task]`` is one key per paired item, in the pairs' order."""
     keyed = {task: list(k) for task, k in keys.items() if k is not None}
     overlap = first_occurrences(keyed)
-    kept = {
-        task: (a[overlap.keep[task]], b[overlap.keep[task]]) if task in keyed else (a, b)
-        for task, (a, b) in pairs.items()
+    keep = {
+        task: overlap.keep[task] if task in keyed else np.ones(a.size, dtype=bool)
+        for task, (a, _) in pairs.items()
     }
-    return Deduplicated(kept, {task: overlap.dropped.get(task, 0) for task in pairs})
+    kept = {task: (a[keep[task]], b[keep[task]]) for task, (a, b) in pairs.items()}
+    return Deduplicated(kept, {task: overlap.dropped.get(task, 0) for task in pairs}, keep)
 
 
 def task_estimate(per_task: Sequence[Paired], repeated: int, *, alpha: float) -> TaskEstimate:
@@ -201,6 +233,8 @@ def family(
     correction: Correction,
     margin: float,
     with_power: bool = True,
+    clusters: Mapping[str, Sequence[str] | None] | None = None,
+    resampling: Resampling = Resampling(),
 ) -> Family:
     """Per-task comparisons with p corrected across the tasks, and the pooled figures.
 
@@ -209,20 +243,36 @@ def family(
     α/m, the level the smallest of m p-values must clear under Holm (and
     Benjamini–Hochberg), so it promises no more than the corrected test delivers.
     Pooling first drops items repeated across the tasks; the pooled figure is one test
-    per family, with no correction.
+    per family, with no correction. ``clusters[task]`` (one label per item, or None)
+    switches that task's interval to the cluster bootstrap, and the pooled one too.
     """
     options = {"alpha": alpha, "margin": margin, "with_power": with_power}
+    options |= {"resampling": resampling}
+    labels = {task: (clusters or {}).get(task) for task in pairs}
     m = len(pairs)
-    found = [paired(a, b, power_alpha=alpha / m, **options) for a, b in pairs.values()]
+    found = [
+        paired(a, b, power_alpha=alpha / m, clusters=labels[task], **options)
+        for task, (a, b) in pairs.items()
+    ]
     adjusted = tuple(float(q) for q in adjust([f.result.p_value for f in found], correction))
     kept = deduplicate(pairs, keys)
+    left = {task: _kept(labels[task], kept.keep[task]) for task in pairs}
     per_task = [
-        paired(*kept.pairs[task], power_alpha=alpha, **options) if kept.repeated[task] else f
+        paired(*kept.pairs[task], power_alpha=alpha, clusters=left[task], **options)
+        if kept.repeated[task]
+        else f
         for task, f in zip(pairs, found, strict=True)
     ]
     a = np.concatenate([a for a, _ in kept.pairs.values()])
     b = np.concatenate([b for _, b in kept.pairs.values()])
-    pooled = paired(a, b, power_alpha=alpha, **options)
+    pooled_clusters = None
+    if any(labels.values()):  # items without a cluster are clusters of their own
+        pooled_clusters = [
+            f"{task}\x00{label}"
+            for task, (x, _) in kept.pairs.items()
+            for label in (left[task] or [f"item{i}" for i in range(x.size)])
+        ]
+    pooled = paired(a, b, power_alpha=alpha, clusters=pooled_clusters, **options)
     return Family(
         tasks=tuple(found),
         adjusted=adjusted,
@@ -232,3 +282,7 @@ def family(
         estimate=task_estimate(per_task, kept.total, alpha=alpha),
         repeated=kept.repeated,
     )
+
+
+def _kept(labels: Sequence[str] | None, keep: np.ndarray) -> list[str] | None:
+    return None if labels is None else [label for label, k in zip(labels, keep, strict=True) if k]

@@ -44,7 +44,7 @@ def run_domain(
 ) -> str | None:
     """Run, report and log one domain; returns the MLflow parent run id, or None when
     the run was kept in the outbox because the tracking store could not be reached."""
-    from genspec.analysis import ITEM_KEY, Settings, analyse
+    from genspec.analysis import CLUSTER, ITEM_KEY, Settings, analyse
     from genspec.axes.plots import axes_plots
     from genspec.axes.render import show as show_axes
     from genspec.axes.report import report as axes_report
@@ -83,10 +83,10 @@ def run_domain(
             warning_line(note)
 
     frame = to_frame(result.rows)
-    keys = _item_keys(result)
-    frame[ITEM_KEY] = [
-        keys.get((t, i), "") for t, i in zip(frame["task"], frame["example_id"], strict=True)
-    ]
+    keys, clusters = _item_keys(result), _clusters(result)
+    items = list(zip(frame["task"], frame["example_id"], strict=True))
+    frame[ITEM_KEY] = [keys.get(item, "") for item in items]
+    frame[CLUSTER] = [clusters.get(item, "") for item in items]
     by_category = [p.task.name for p in result.tasks if p.task.report_by_category]
     settings = Settings(
         domain=config.domain,
@@ -237,7 +237,7 @@ def documents(
         axes=axes.summaries if axes is not None else (),
         statistics=statistics(analysis.evidence),
     )
-    rows = RowsDocument.build(run.rows, _positions(run), _item_keys(run))
+    rows = RowsDocument.build(run.rows, _positions(run), _item_keys(run), _clusters(run))
     return RunDocuments(results, rows, analysis.evidence)
 
 
@@ -267,5 +267,20 @@ def _item_keys(run: engine.DomainRun) -> dict[tuple[str, str], str]:
     return {
         (prepared.task.name, ex.id): item_key(f"{ex.context}\n{ex.question}")
         for prepared in run.tasks
+        for ex in prepared.data.test
+    }
+
+
+def _clusters(run: engine.DomainRun) -> dict[tuple[str, str], str]:
+    """Each test item's cluster digest, by (task, example id), for tasks that declare a
+    cluster field; an item without a value is a cluster of its own."""
+    from genspec.stats.overlap import item_key
+
+    return {
+        (prepared.task.name, ex.id): item_key(
+            ex.extra.get(prepared.task.cluster) or f"item {ex.id}"
+        )
+        for prepared in run.tasks
+        if prepared.task.cluster
         for ex in prepared.data.test
     }

@@ -101,13 +101,14 @@ def merge_rows(documents: Sequence[RowsDocument], results: ResultsDocument) -> p
 
 def as_results_frame(rows: pd.DataFrame) -> pd.DataFrame:
     """The columns statistics read (``example_id`` from the position, ``error`` a flag,
-    the item's text digest to find repeats across tasks)."""
-    from genspec.analysis import ITEM_KEY
+    the item's text and cluster digests)."""
+    from genspec.analysis import CLUSTER, ITEM_KEY
 
     frame = rows.copy()
     frame["example_id"] = frame["item"].astype(str)
     frame["error"] = frame["failed"].map(lambda failed: "failed" if failed else None)
     frame[ITEM_KEY] = frame["key"]
+    frame[CLUSTER] = frame["cluster"]
     return frame
 
 

@@ -200,6 +200,10 @@ class Task:
     # False: run only when named in ``tasks=[...]`` (tasks graded by a panel, and the
     # professional-work tasks of issue 19, which the default run's baseline leaves out)
     by_default: bool = True
+    # An item field (a key of ``Example.extra``) naming the cluster an item belongs to (a
+    # clinical case, an abstract asked about several times): its items are not independent,
+    # so the paired interval resamples whole clusters (genspec.stats.cluster)
+    cluster: str = ""
 
     @property
     def local_stem(self) -> str:
