@@ -21,6 +21,8 @@ from genspec.ray_request import Request, roster_request
 
 DOMAINS = ("medical", "finance")
 SWEEP = ["run", "-m", "domain=medical,finance", "roster=fake-api", "limit=2"]
+# a new local Ray instance with 2 CPUs, whatever cluster this machine may know of
+LOCAL_RAY = ["hydra.launcher.ray.init.address=local", "+hydra.launcher.ray.init.num_cpus=2"]
 
 
 def _needs(module: str, extra: str) -> pytest.MarkDecorator:
@@ -116,9 +118,7 @@ def test_a_ray_sweep_logs_every_domain_and_ends_with_the_verdict(
     workdir: Path, api: FakeOpenAIServer
 ) -> None:
     """The default ray.yaml on a 2-CPU Ray instance: API rosters ask for one CPU a job."""
-    code, output = _genspec(
-        workdir, api, *SWEEP, "launcher=ray", "+hydra.launcher.ray.init.num_cpus=2"
-    )
+    code, output = _genspec(workdir, api, *SWEEP, "launcher=ray", *LOCAL_RAY)
     assert code == 0, output
     _check_sweep(workdir, api, output)
 
@@ -133,7 +133,7 @@ def test_a_ray_request_no_node_can_hold_fails_in_one_line(
         api,
         *SWEEP,
         "launcher=ray",
-        "+hydra.launcher.ray.init.num_cpus=2",
+        *LOCAL_RAY,
         "hydra.launcher.ray.remote.num_cpus=8",
     )
     elapsed = time.monotonic() - started

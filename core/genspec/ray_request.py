@@ -57,8 +57,8 @@ def size_and_check(ray_config: Mapping[str, Any], configs: Sequence[RunConfig]) 
     import ray
 
     init = dict(ray_config.get("init", {}))
-    if not (init.get("address") or os.environ.get("RAY_ADDRESS")):  # Ray refuses it on a join
-        init.setdefault("object_store_memory", OBJECT_STORE_BYTES)
+    if (init.get("address") or os.environ.get("RAY_ADDRESS") or "local") == "local":
+        init.setdefault("object_store_memory", OBJECT_STORE_BYTES)  # Ray refuses it on a join
     if not ray.is_initialized():
         try:
             ray.init(**init)
