@@ -7,6 +7,7 @@ the same in Chromium)."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -314,3 +315,29 @@ def test_review_table_drops_constant_columns_and_text_under_none() -> None:
     assert "question" not in tables["t2"].columns  # no question text known for t2
     masked = dict(task_tables(["t1"], questions, protect(logged, "none"), "none"))["t1"]
     assert "question" not in masked.columns and "Question" not in masked.to_json()
+
+
+def test_uploading_traces_leaves_mlflows_settings_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Traces are written through MLflow's global tracer: its URI and the process's
+    environment come back afterwards, so a later run (multirun) logs where it should."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from genspec.tracking.traces import ASYNC
+    from genspec.tracking.traces import upload as upload_traces
+
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", elsewhere)
+    monkeypatch.delenv(ASYNC, raising=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("traces")
+    run = client.create_run(experiment)
+    records = trace_records(_rows(2), "m", cap=1, start_ms=1000)
+    upload_traces(uri, experiment, run.info.run_id, records)
+    assert os.environ["MLFLOW_TRACKING_URI"] == elsewhere and ASYNC not in os.environ
+    assert mlflow.get_tracking_uri() == elsewhere
+    found = client.search_traces(locations=[experiment], run_id=run.info.run_id)
+    assert sorted(t.info.tags["genspec.task"] for t in found) == ["t1", "t2"]
