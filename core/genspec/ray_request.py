@@ -21,8 +21,6 @@ from genspec.errors import ConfigError
 REMOTE = "hydra.launcher.ray.remote"
 API_BACKENDS = frozenset({"litellm", "mock"})  # the work is elsewhere: one CPU waits on it
 LOCAL_CPUS = 2  # a local model on a CPU: torch's threads
-# object store of a new local Ray instance: Hydra's Ray launcher sets the same when it starts Ray
-OBJECT_STORE_BYTES = 78_643_200
 
 
 @dataclass(frozen=True)
@@ -52,20 +50,20 @@ def _wants_gpu(model: ModelSpec, cluster_gpus: float) -> bool:
 
 
 def size_and_check(ray_config: Mapping[str, Any], configs: Sequence[RunConfig]) -> list[str]:
-    """Start (or join) Ray as the launcher will, then return the overrides that fill the
-    request ray.yaml leaves open; raise when no node can ever run one job."""
+    """Start (or join) Ray with ray.yaml's ``init`` settings (Hydra's launcher then uses
+    this instance, without its own small-object-store default, which Ray refuses when
+    joining a cluster), then return the overrides that fill the request ray.yaml leaves
+    open; raise when no node can ever run one job."""
     import ray
 
-    init = dict(ray_config.get("init", {}))
-    if (init.get("address") or os.environ.get("RAY_ADDRESS") or "local") == "local":
-        init.setdefault("object_store_memory", OBJECT_STORE_BYTES)  # Ray refuses it on a join
+    init = ray_config.get("init", {})
+    address = init.get("address") or os.environ.get("RAY_ADDRESS") or "local"
     if not ray.is_initialized():
         try:
             ray.init(**init)
         except (ConnectionError, ValueError, RuntimeError) as error:
-            where = init.get("address") or os.environ.get("RAY_ADDRESS") or "a local instance"
             raise ConfigError(
-                f"Could not start or join Ray ({where}): {str(error).splitlines()[0]} Check "
+                f"Could not start or join Ray ({address}): {str(error).splitlines()[0]} Check "
                 f"RAY_ADDRESS or hydra.launcher.ray.init, and the cluster's auth token."
             ) from None
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
@@ -84,7 +82,7 @@ def size_and_check(ray_config: Mapping[str, Any], configs: Sequence[RunConfig]) 
             for kind in ("cpus", "gpus")
             if getattr(wanted, kind) > getattr(has, kind)
         ]
-        where = init.get("address") or "this machine"
+        where = "this machine" if address == "local" else address
         raise ConfigError(
             f"No Ray node can run a job: each asks for {wanted.cpus:g} CPU(s) and "
             f"{wanted.gpus:g} GPU(s), and the largest node ({where}) has {has.cpus:g} CPU(s) "
