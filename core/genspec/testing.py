@@ -18,7 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from genspec.config.schema import CacheConfig, DataConfig, ModelSpec, RosterConfig, RunConfig
+from genspec.config.schema import (
+    CacheConfig,
+    DataConfig,
+    JudgeConfig,
+    ModelSpec,
+    RosterConfig,
+    RunConfig,
+)
 from genspec.plugins import PluginInfo, Registry, discover, registry
 from genspec.task import Task
 from genspec.validate import TaskCheck, check_tasks
@@ -31,6 +38,8 @@ DRY_RUN_MODELS = (
     ),
     ModelSpec(name="mock-loglik", id="mock", role="specialist", backend="mock", scoring="loglik"),
 )
+
+MOCK_JUDGE = JudgeConfig(id="mock", backend="mock", name="mock-judge")
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,9 @@ def _dry_run(task: Task, items: int) -> list[str]:
                 prompt=prompt,
                 roster=RosterConfig(name="dry-run", models=[model]),
                 cache=CacheConfig(mode="off"),
+                # a task graded by rubric needs a panel: a mock judge (its replies are
+                # unread, so the items are invalid, but every step of the grading runs)
+                judge=MOCK_JUDGE if task.panel_graded else JudgeConfig(),
             )
             try:
                 result = run(config)

@@ -273,8 +273,8 @@ def require_panel(
         raise ConfigError(
             f"Task(s) {', '.join(graded)} are graded by rubric and need a judge panel: "
             "add judges=[{id: openai/gpt-4o-mini}, {id: anthropic/claude-haiku-4-5}] "
-            "(or judge.id=... for a panel of one; offline: judge.id=smollm2 judge.backend=hf, "
-            "a pipeline check)."
+            "(or judge.id=... for a panel of one; offline, as a pipeline check only: the "
+            "bundled SmolLM2 with judge.backend=hf, see the README's 'Grading open answers')."
         )
     if graded:
         check_panel(panel, models)
