@@ -345,3 +345,29 @@ def test_medhallu_maps_a_hub_row_to_one_yes_no_item_and_runs_only_when_named() -
     assert len(data.test) == 30 and sum(e.gold == 0 for e in data.test) == 15  # balanced
     assert len({e.id for e in data.test}) == 30
     assert not task.by_default  # the default medical run (engine.prepare) leaves it out
+
+
+def test_hf_token_logprobs_score_each_token_after_the_first(tmp_path: Path) -> None:
+    """Min-K% reads the hf backend's per-token log-probabilities (a tiny saved Llama):
+    one per token after the first, each log P(token k | tokens before k)."""
+    import torch
+    from test_hf_backend import TINY, hf_spec, save_tiny, special_ids
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from genspec.backends.hf import HFBackend
+    from genspec.requests import TokensRequest
+
+    config = LlamaConfig(**TINY, **special_ids(), tie_word_embeddings=True)
+    folder = save_tiny(tmp_path / "tiny", LlamaForCausalLM, config)
+    backend = HFBackend(hf_spec(folder, device="cpu", dtype="float32", chat_template=False))
+    text = "The mitochondria is the powerhouse of the cell."
+    [(index, response)] = list(backend.token_logprobs([TokensRequest(text)]))
+    ids = backend.prompter.ids(text)
+    with torch.no_grad():
+        logits = backend.model(input_ids=torch.tensor([ids])).logits[0].log_softmax(-1)
+    expected = [float(logits[k - 1, ids[k]]) for k in range(1, len(ids))]
+    assert index == 0 and response.logprobs == pytest.approx(expected, abs=1e-5)
+    assert metrics.min_k_prob(response.logprobs) == pytest.approx(
+        sum(sorted(expected)[: math.ceil(0.2 * len(expected))]) / math.ceil(0.2 * len(expected))
+    )
+    backend.close()
