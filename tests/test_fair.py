@@ -205,6 +205,12 @@ def test_size_and_date_plots_and_facts_reach_mlflow(workdir: Path) -> None:
     assert set(medqa["selected_on"]["ids"]) <= chosen  # two specialists: chosen on select
     assert len(medqa["test"]["positions"]) == 3 and not set(medqa["test"]["ids"]) & train
 
+    report = CliRunner().invoke(cli, ["report", "--format", "markdown"])
+    assert report.exit_code == 0, report.output
+    assert "| model | role | params_b | released | family |" in report.output
+    assert "| gen | generalist | 200 (estimated) | 2024-05-13 | – |" in report.output
+    assert "| other | specialist |" not in report.output  # declares nothing
+
 
 # --- the analysis chooses as declared, and ranks dev as the engine did ------------------
 

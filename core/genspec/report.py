@@ -144,6 +144,8 @@ def render(runs: Sequence[StoredRun], fmt: str, plots: Path | None = None) -> No
             if run.results is not None:
                 title = f"Results · {evidence.domain}"
                 console.print(results_table(run.results.results, title))
+                if facts := _facts(run):
+                    console.print(Markdown(facts))
             console.print(evidence_view(evidence))
     if plots is not None:
         for path in write_plots(pairs, plots):
@@ -161,8 +163,33 @@ def _markdown(
     verdict: CrossDomainVerdict, pairs: Sequence[tuple[StoredRun, DomainEvidence]]
 ) -> str:
     parts = [cross_markdown(verdict)] if len(pairs) > 1 else []
-    parts += [f"_{source_line(run)}_\n\n{domain_markdown(e)}" for run, e in pairs]
+    parts += [
+        "\n\n".join(p for p in (f"_{source_line(run)}_", _facts(run), domain_markdown(e)) if p)
+        for run, e in pairs
+    ]
     return "\n\n".join(parts)
+
+
+FACTS = ("params_b", "released", "family", "access", "price_in", "price_out")
+
+
+def _facts(run: StoredRun) -> str:
+    """The roster's declared model facts (size, date, family, access, price) as a
+    Markdown table, so a reader sees whether the bigger or newer model won; empty when
+    no model declares any."""
+    models = [m for m in (run.results.models if run.results else ()) if m.facts]
+    if not models:
+        return ""
+    shown = [key for key in FACTS if any(key in m.facts for m in models)]
+    lines = [
+        "| model | role | " + " | ".join(shown) + " |",
+        "|---|---|" + "---|" * len(shown),
+        *(
+            f"| {m.name} | {m.role} | " + " | ".join(m.facts.get(k, "–") for k in shown) + " |"
+            for m in models
+        ),
+    ]
+    return "\n".join(lines)
 
 
 def source_line(run: StoredRun) -> str:
