@@ -59,7 +59,7 @@ def test_validate_names_missing_files_and_passes_good_data(tmp_path: Path) -> No
     assert "warning: [medqa]" in lines[2] and "the bundled sample" in lines[2]
     lines.clear()
     validate_command(["domain=legal"], lines.append)
-    assert lines[-1] == "All 7 task(s) valid (sample data)."
+    assert lines[-1] == "All 9 task(s) valid (sample data)."  # 7 + 2 CUAD clause types
 
 
 TASKS_YAML = """\
