@@ -3,6 +3,7 @@ repeated items, the documents' new fields, and the verdict's error rates by simu
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import numpy as np
@@ -12,12 +13,14 @@ from test_evidence import ROSTER, row, table
 
 from genspec.analysis import CLUSTER, ITEM_KEY, compare, cross_domain, summarize
 from genspec.documents import RESULTS_SCHEMA, statistics
-from genspec.errors import DataError
+from genspec.errors import DataError, GenspecError
 from genspec.evidence import GENERALIST_VS_SPECIALIST, DomainEvidence
 from genspec.inference import family
 from genspec.rendering import domain_markdown
+from genspec.report import render
 from genspec.results import to_frame
 from genspec.stats.verdict import Verdict, domain_decision
+from genspec.tracking.reader import StoredRun
 
 GEN, SPEC, BASE = ROSTER
 
@@ -162,3 +165,15 @@ def test_a_task_with_clusters_gets_the_cluster_bootstrap_interval() -> None:
     width = clustered.ci_high - clustered.ci_low
     assert width > 1.5 * (independent.ci_high - independent.ci_low)
     assert compare(frame, ROSTER, seed=3).comparisons[0].result == clustered  # seeded
+
+
+def test_the_report_refuses_two_runs_of_one_domain_naming_them() -> None:
+    evidence = compare(
+        to_frame(table({"gen": 0.8, "spec": 0.6, "base": 0.5})), ROSTER, domain="legal"
+    )
+    runs = [
+        StoredRun(run_id, "genspec-legal", "legal", dt.datetime(2026, 12, 6), evidence, None)
+        for run_id in ("run-a", "run-b")
+    ]
+    with pytest.raises(GenspecError, match=r"legal: run-a, run-b.*one --run-id per domain"):
+        render(runs, "json")

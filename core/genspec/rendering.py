@@ -156,13 +156,13 @@ def cross_markdown(verdict: CrossDomainVerdict) -> str:
         [
             "domain",
             "verdict",
-            "tasks",
+            "k",
             "n",
             "generalist − specialist (pp)",
             f"{level(verdict.alpha)} CI",
             "p",
             "smoke",
-            "pre-registered",
+            "plan",
         ],
         [
             [
@@ -179,6 +179,11 @@ def cross_markdown(verdict: CrossDomainVerdict) -> str:
             for d in verdict.domains
         ],
     )
+    lines += [
+        "k: the domain's tasks (three or more: the figure is the task-level estimate; one "
+        "or two: the items pooled). plan: the domain's run was pre-registered.",
+        "",
+    ]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -109,6 +109,9 @@ def as_results_frame(rows: pd.DataFrame) -> pd.DataFrame:
     frame["error"] = frame["failed"].map(lambda failed: "failed" if failed else None)
     frame[ITEM_KEY] = frame["key"]
     frame[CLUSTER] = frame["cluster"]
+    # rows.json keeps no item text, so no judge ballots: a merged run has no panel summary
+    frame["extra"] = [{} for _ in range(len(frame))]
+    frame["cached"] = False
     return frame
 
 
