@@ -171,8 +171,8 @@ def _scatter(
 ) -> Figure:
     figure = _figure(8)
     axes = figure.subplots()
-    for role in ROLE_COLOURS:
-        mine = [(m, x, y) for m, x, y in points if m.role.value == role]
+    for row, role in enumerate(ROLE_COLOURS):  # labels of one role per line: a specialist
+        mine = [(m, x, y) for m, x, y in points if m.role.value == role]  # and its base overlap
         if mine:
             axes.scatter(
                 [x for _, x, _ in mine],
@@ -183,7 +183,9 @@ def _scatter(
             )
         for model, x, y in mine:
             shown = f"{model.name}{' (est.)' if model.estimated and log else ''}"
-            axes.annotate(shown, (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
+            axes.annotate(
+                shown, (x, y), fontsize=7, xytext=(4, 3 - 9 * row), textcoords="offset points"
+            )
     if log:
         axes.set_xscale("log")
     axes.set_ylim(0, 100)
