@@ -69,13 +69,24 @@ def test_a_roster_file_wins_over_a_plugins_part() -> None:
 # Lower layers first; a module may import from its own layer or any layer below, never
 # from one above. Names are module prefixes inside ``genspec``.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "hookspecs", "requests", "task", "stats"),
+    # contracts, statistics, and the axes' plain records and perturbations
+    ("errors", "hookspecs", "requests", "task", "secrets", "formats", "stats", "axes",
+     "axes.records", "axes.metrics", "axes.perturbations"),
+    # configuration and plugin discovery
     ("config", "plugins", "results"),
-    ("toolkit", "prompting", "prompt_size", "data", "cache"),
+    # what the engine builds from tasks: data, prompts, request variants, judging, cache
+    ("toolkit", "prompting", "prompt_size", "data", "cache", "axes.variants", "axes.probe",
+     "grading"),
+    # models
     ("backends", "adapt"),
-    ("engine", "fairness", "evidence", "analysis", "rendering", "documents", "shards", "plots"),
+    # the run and its analysis
+    ("engine", "fairness", "inference", "analysis", "evidence", "rendering", "documents",
+     "shards", "plots", "chance", "axes.render", "axes.report", "axes.plots",
+     "grading.summary"),
+    # what reads runs back, logs them, or checks plugins
     ("tracking", "console", "report", "drift", "plan", "testing", "validate", "scaffold"),
-    ("runner", "multirun", "listing", "fake_api", "cli", "adapt.cli"),
+    # entry points
+    ("runner", "multirun", "ray_request", "listing", "fake_api", "cli", "adapt.cli"),
 )
 
 
@@ -99,6 +110,11 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _is_module(name: str) -> bool:
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
 def _imports(path: Path, module: str) -> set[str]:
     """The genspec modules ``path`` imports, at top level or inside functions."""
     found: set[str] = set()
@@ -112,7 +128,11 @@ def _imports(path: Path, module: str) -> set[str]:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([base] if base else [])])
             if base.startswith("genspec"):
-                found.add(base)
+                # ``from genspec.toolkit import fields`` imports the module, not the package
+                found |= {
+                    f"{base}.{a.name}" if _is_module(f"{base}.{a.name}") else base
+                    for a in node.names
+                }
     return {name for name in found if name.split(".")[0] == "genspec"}
 
 

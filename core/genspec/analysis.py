@@ -56,9 +56,9 @@ from genspec.evidence import (
     headline,
 )
 from genspec.fairness import MIXED
+from genspec.formats import ci_text, level, p_phrase, pct, pp
 from genspec.grading.summary import DEFAULT_FLOOR, PanelSummary, hold_to_panel, panel_summaries
 from genspec.inference import Paired
-from genspec.rendering import ci_text, level, p_phrase, pct, pp
 from genspec.stats.intervals import score_interval
 from genspec.stats.multiple import CORRECTIONS, Correction
 from genspec.stats.verdict import (

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from genspec.axes.render import markdown as axes_markdown
 from genspec.evidence import (
     GENERALIST_VS_SPECIALIST,
     POOLED,
@@ -19,47 +20,13 @@ from genspec.evidence import (
     DomainEvidence,
     TaskEstimate,
 )
+from genspec.formats import ci_text, level, p_text, pct, pp
 from genspec.stats.verdict import Verdict
 
 SMOKE_LABEL = (
     "Smoke run on tiny bundled or stand-in models: it checks the pipeline and is not "
     "evidence about the claim."
 )
-
-
-# --- numbers as text -----------------------------------------------------------------
-
-
-def level(alpha: float) -> str:
-    """The confidence level of an interval at ``alpha`` ("95%")."""
-    return f"{100 * (1 - alpha):g}%"
-
-
-def pct(value: float | None) -> str:
-    """A score in [0, 1] as a percentage with one decimal ("—" when unknown)."""
-    return "—" if value is None else f"{100 * value:.1f}"
-
-
-def pp(value: float | None) -> str:
-    """A difference in percentage points, always signed."""
-    return "—" if value is None else f"{100 * value:+.1f}"
-
-
-def ci_text(low: float | None, high: float | None) -> str:
-    """An interval of differences in percentage points."""
-    return "—" if low is None or high is None else f"{pp(low)} to {pp(high)}"
-
-
-def p_text(value: float | None) -> str:
-    """A p-value for a table cell."""
-    if value is None:
-        return "—"
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def p_phrase(value: float) -> str:
-    """A p-value for a sentence."""
-    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
 
 
 def _share(count: int | None, n: int) -> str:
@@ -91,9 +58,7 @@ def domain_markdown(evidence: DomainEvidence) -> str:
             lines += [f"### {table.title}", "", table.legend, ""]
             lines += _table(list(table.headers), [list(row) for row in table.rows])
     lines += markdown_tail(evidence)
-    if evidence.axes:  # the axes beside accuracy (genspec.axes imports this module)
-        from genspec.axes.render import markdown as axes_markdown
-
+    if evidence.axes:  # the axes beside accuracy
         lines += axes_markdown(evidence)
     return "\n".join(lines).rstrip() + "\n"
 

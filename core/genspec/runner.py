@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from genspec.analysis import Analysis
     from genspec.axes.report import AxesReport
     from genspec.documents import RunDocuments
+    from genspec.tracking.ui import RunFacts
 
 REAL_RUN_HINT = "genspec run domain={domain} roster=paper data=full limit=500"
 
@@ -58,7 +60,6 @@ def run_domain(
     from genspec.tracking.redact import check_available
     from genspec.tracking.secrets import mask_url
     from genspec.tracking.store import check_writable, create_store, sqlite_path
-    from genspec.tracking.ui import RunFacts
 
     check_available(config.tracking.examples)
     uri = tracking_uri(config.tracking)
@@ -138,7 +139,7 @@ def run_domain(
             plain_config,
             prompt_choice=result.prompt_choice,
             plots=plots,
-            facts=RunFacts.of(result),
+            facts=_run_facts(result),
             shots={p.task.name: engine.shots_used(p, result.models, config) for p in result.tasks},
             splits=engine.split_record(result.tasks, config.tracking.examples == "full"),
         )
@@ -239,6 +240,24 @@ def documents(
     )
     rows = RowsDocument.build(run.rows, _positions(run), _item_keys(run), _clusters(run))
     return RunDocuments(results, rows, analysis.evidence)
+
+
+def _run_facts(run: engine.DomainRun) -> RunFacts:
+    """What the MLflow UI shows beyond the documents: times, chance levels, questions."""
+    from genspec.chance import chance_levels
+    from genspec.prompting import format_item
+    from genspec.tracking.ui import RunFacts
+
+    return RunFacts(
+        started=run.started,
+        finished=time.time(),
+        model_times=dict(run.model_times),
+        chance=chance_levels(run.tasks),
+        questions={
+            p.task.name: {ex.id: format_item(p.task.kind, ex) for ex in p.examples}
+            for p in run.tasks
+        },
+    )
 
 
 def _prompt_hash(prepared: engine.PreparedTask) -> str:

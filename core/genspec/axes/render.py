@@ -18,7 +18,7 @@ from genspec.axes.records import (
     AxisSummary,
 )
 from genspec.evidence import DomainEvidence
-from genspec.rendering import pct, pp
+from genspec.formats import pct, pp
 
 if TYPE_CHECKING:
     from rich.console import Console

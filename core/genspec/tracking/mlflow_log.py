@@ -30,7 +30,6 @@ from genspec.tracking.redact import hide_data_dir, protect, row_label
 from genspec.tracking.secrets import redact
 
 DEFAULT_DB = "mlflow.db"
-DEFAULT_ARTIFACTS = "mlruns"
 _MAX_PARAM = 6000  # MLflow's limit on a param value
 
 

@@ -53,6 +53,8 @@ RETRY_DEFAULTS = {
 _PARAMS_PER_BATCH = 100  # MLflow's log_batch limits
 _METRICS_PER_BATCH = 1000
 
+DEFAULT_ARTIFACTS = "mlruns"  # a local SQLite store keeps its artifacts beside it
+
 
 @dataclass
 class _Run:
@@ -65,7 +67,7 @@ class _Run:
     metrics: dict[str, float] = field(default_factory=dict)
     tables: list[str] = field(default_factory=list)
     parent: str | None = None
-    # what genspec.tracking.ui applies on upload: times, dataset inputs, traces
+    # what genspec.tracking.extras applies on upload: times, dataset inputs, traces
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -179,7 +181,7 @@ class Recorder:
         self._run.tables.append(artifact_file)
 
     def log_extra(self, key: str, value: Any) -> None:
-        """Keep a JSON-able value that :func:`genspec.tracking.ui.upload_extras` applies."""
+        """Keep a JSON-able value that :func:`genspec.tracking.extras.upload_extras` applies."""
         self._run.extras[key] = self._hide(value)
 
     def seal(self) -> Path:
@@ -241,7 +243,7 @@ def upload(folder: Path, uri: str | None = None) -> str:
     """
     from mlflow.tracking import MlflowClient
 
-    from genspec.tracking.ui import run_times, upload_extras
+    from genspec.tracking.extras import run_times, upload_extras
 
     quiet_mlflow()
     record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
@@ -298,8 +300,6 @@ def _experiment(client: Any, name: str, uri: str) -> str:
 
     A local SQLite store keeps its artifacts beside the database (``./mlruns``).
     """
-    from genspec.tracking.mlflow_log import DEFAULT_ARTIFACTS
-
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id

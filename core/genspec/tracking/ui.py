@@ -11,7 +11,7 @@ each run lists the task data it read (``log_inputs``: the Dataset column).
 MLflow holds scores as fractions in [0, 1]; the terminal prints them as percent.
 
 Everything here is plain data put into the run's record (:mod:`genspec.tracking.outbox`)
-as *extras*; :func:`upload_extras` applies them when the record is uploaded.
+as *extras*; :func:`genspec.tracking.extras.upload_extras` applies them when the record is uploaded.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from genspec.evidence import GENERALIST_VS_SPECIALIST, POOLED, SPECIALIST_VS_BASE
+from genspec.tracking.extras import DATASETS, EXPERIMENT_TAGS, TIMES, TRACES
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from genspec.config.schema import TrackingConfig
     from genspec.documents import TaskEntry
-    from genspec.engine import DomainRun
     from genspec.evidence import Comparison, DomainEvidence
     from genspec.tracking.outbox import Recorder
 
@@ -40,8 +40,6 @@ KIND_TAG = "mlflow.experimentKind"
 # "Machine learning" in the UI's experiment-type picker: the experiment opens on its
 # runs list; its Traces tab and each run's Traces tab stay available.
 RUNS_KIND = "custom_model_development"
-# Keys of a run's extras in the outbox record.
-TIMES, DATASETS, EXPERIMENT_TAGS, TRACES = "times", "datasets", "experiment_tags", "traces"
 _KIND_PREFIX = {GENERALIST_VS_SPECIALIST: "gen_vs_spec", SPECIALIST_VS_BASE: "spec_vs_base"}
 MAX_NOTE = 8000  # MLflow's longest tag value: a longer description would fail the upload
 _CUT = "\n\n… (cut here: the whole verdict is in `verdict.md`)\n"
@@ -127,22 +125,6 @@ class RunFacts:
     model_times: Mapping[str, tuple[float, float]]
     chance: Mapping[str, float]
     questions: Mapping[str, Mapping[str, str]]
-
-    @classmethod
-    def of(cls, run: DomainRun) -> RunFacts:
-        from genspec.chance import chance_levels
-        from genspec.prompting import format_item
-
-        return cls(
-            started=run.started,
-            finished=time.time(),
-            model_times=dict(run.model_times),
-            chance=chance_levels(run.tasks),
-            questions={
-                p.task.name: {ex.id: format_item(p.task.kind, ex) for ex in p.examples}
-                for p in run.tasks
-            },
-        )
 
 
 def _ms(seconds: float) -> int:
@@ -243,31 +225,3 @@ def datasets(tasks: Sequence[TaskEntry]) -> list[dict[str, Any]]:
         }
         for t in tasks
     ]
-
-
-def upload_extras(client: Any, experiment_id: str, run_id: str, extras: Mapping[str, Any]) -> None:
-    """Apply a run's extras on upload: experiment tags, dataset inputs and traces.
-
-    (Start and end times are passed to ``create_run`` / ``set_terminated`` by the
-    uploader: see :func:`run_times`.)
-    """
-    for key, value in extras.get(EXPERIMENT_TAGS, {}).items():
-        client.set_experiment_tag(experiment_id, key, value)
-    if extras.get(DATASETS):
-        from mlflow.entities import Dataset, DatasetInput, InputTag
-
-        inputs = [
-            DatasetInput(Dataset(**d), tags=[InputTag("mlflow.data.context", "test")])
-            for d in extras[DATASETS]
-        ]
-        client.log_inputs(run_id, datasets=inputs)
-    if extras.get(TRACES):
-        from genspec.tracking.traces import upload
-
-        upload(client.tracking_uri, experiment_id, run_id, extras[TRACES])
-
-
-def run_times(extras: Mapping[str, Any], default_ms: int) -> tuple[int, int | None]:
-    """(start, end) in ms since the epoch: the measured ones, else the record's start."""
-    start, end = extras.get(TIMES) or (None, None)
-    return int(start or default_ms), int(end) if end else None
