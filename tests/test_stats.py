@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_confint
 
 from genspec.stats.intervals import bootstrap_interval, score_interval, wilson_interval
 from genspec.stats.multiple import adjust, benjamini_hochberg, holm
 from genspec.stats.paired import (
-    MCNEMAR,
-    SIGN_FLIP,
     mcnemar_exact,
-    paired_bootstrap_ci,
-    paired_comparison,
     sign_flip_test,
-)
-from genspec.stats.pooled import pooled_comparison
-from genspec.stats.power import (
-    mde_binary,
-    mde_mean,
-    n_needed_binary,
-    n_needed_mean,
-    sensitivity,
 )
 from genspec.stats.verdict import (
     DomainOutcome,
     Verdict,
     cross_domain_verdict,
     decide,
-    domain_verdict,
 )
 
 
@@ -134,92 +118,11 @@ def test_holm_and_bh_match_statsmodels(p_values: list[float]) -> None:
         adjust(p_values, "bonferroni")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("n", "sd"), [(50, 0.3), (400, 0.45), (2000, 0.2)])
-def test_mean_power_matches_statsmodels_normal_power(n: int, sd: float) -> None:
-    power = NormalIndPower()
-    effect = power.solve_power(nobs1=n, alpha=0.05, power=0.8, ratio=0)
-    assert mde_mean(n, sd) == pytest.approx(effect * sd, rel=1e-3)
-    needed = power.solve_power(effect_size=0.1 / sd, alpha=0.05, power=0.8, ratio=0)
-    assert n_needed_mean(0.1, sd) == math.ceil(needed - 1e-6)
-
-
-def test_binary_mde_and_needed_n_are_inverse() -> None:
-    for n, discordance in [(100, 0.4), (300, 0.3), (1000, 0.15)]:
-        mde = mde_binary(n, discordance)
-        assert mde is not None
-        assert n_needed_binary(mde, discordance) == pytest.approx(n, abs=1)
-
-
-def test_binary_mde_has_about_80_percent_power_by_simulation() -> None:
-    """Exact McNemar is a little conservative, so simulated power sits just below 0.8."""
-    n, discordance = 300, 0.3
-    mde = mde_binary(n, discordance)
-    assert mde is not None
-    rng = np.random.default_rng(10)
-    p10, p01 = (discordance + mde) / 2, (discordance - mde) / 2
-    counts = rng.multinomial(n, [p10, p01, 1 - discordance], size=4000)
-    smaller = counts[:, :2].min(axis=1)
-    p = np.minimum(1, 2 * stats.binom.cdf(smaller, counts[:, :2].sum(axis=1), 0.5))
-    assert 0.72 <= np.mean(p < 0.05) <= 0.86
-
-
-def test_power_is_undefined_without_spread() -> None:
-    assert mde_binary(50, 0.0) is None
-    assert n_needed_binary(0.0, 0.2) is None
-    assert sensitivity([1, 0, 1], [1, 0, 1]).mde is None
-
-
-def test_paired_bootstrap_ci_covers_the_true_difference_at_about_95_percent() -> None:
-    rng = np.random.default_rng(11)
-    p10, p01, reps = 0.15, 0.08, 500
-    covered = 0
-    for rep in range(reps):
-        a, b = paired_binary(200, p10, p01, rng)
-        low, high = paired_bootstrap_ci(a, b, n_boot=1000, seed=rep)
-        covered += low <= p10 - p01 <= high
-    assert 0.91 <= covered / reps <= 0.98
-
-
-def test_paired_comparison_picks_the_test_by_score_type() -> None:
-    rng = np.random.default_rng(12)
-    a, b = paired_binary(100, 0.2, 0.05, rng)
-    binary = paired_comparison(a, b)
-    assert binary.test == MCNEMAR
-    assert binary.difference == pytest.approx(a.mean() - b.mean())
-    assert binary.ci_low < binary.difference < binary.ci_high
-    graded = paired_comparison(rng.random(30), rng.random(30))
-    assert graded.test == SIGN_FLIP and graded.a_only is None
-
-
-def test_pooled_is_the_item_weighted_difference_with_a_pooled_mcnemar() -> None:
-    rng = np.random.default_rng(13)
-    tasks = [paired_binary(n, 0.2, 0.1, rng) for n in (50, 120, 80)]
-    pooled = pooled_comparison(tasks)
-    all_a = np.concatenate([a for a, _ in tasks])
-    all_b = np.concatenate([b for _, b in tasks])
-    assert pooled.n == 250
-    assert pooled.difference == pytest.approx(all_a.mean() - all_b.mean())
-    assert pooled.p_value == pytest.approx(mcnemar_exact(all_a, all_b).p_value)
-    assert pooled.ci_low < pooled.difference < pooled.ci_high
-    single = pooled_comparison(tasks[:1])
-    assert single == paired_comparison(*tasks[0])
-
-
 def test_decide_needs_both_p_and_interval() -> None:
     assert decide(0.1, 0.02, 0.18, 0.01, 0.05) is Verdict.HOLDS
     assert decide(-0.1, -0.18, -0.02, 0.01, 0.05) is Verdict.FAILS
     assert decide(0.1, -0.01, 0.2, 0.01, 0.05) is Verdict.INCONCLUSIVE
     assert decide(0.1, 0.02, 0.18, 0.06, 0.05) is Verdict.INCONCLUSIVE
-
-
-def test_domain_verdict_rests_on_the_pool_checked_against_tasks() -> None:
-    holds, fails, none = Verdict.HOLDS, Verdict.FAILS, Verdict.INCONCLUSIVE
-    assert domain_verdict(holds, {"a": holds, "b": none}).verdict is holds
-    assert domain_verdict(fails, {"a": none}).verdict is fails
-    mixed = domain_verdict(holds, {"a": holds, "b": fails})
-    assert mixed.verdict is none and "mixed" in mixed.reason
-    assert domain_verdict(holds, {"b": fails}).verdict is none
-    assert domain_verdict(None, {}).verdict is none
 
 
 def test_cross_domain_needs_every_domain_and_bonferroni_to_fail() -> None:
@@ -237,11 +140,8 @@ def test_cross_domain_needs_every_domain_and_bonferroni_to_fail() -> None:
     "call",
     [
         lambda: mcnemar_exact([1.0, np.nan, 0.0], [0.0, 1.0, 1.0]),
-        lambda: paired_comparison([1.0, np.nan, 0.0], [0.0, 1.0, 1.0]),
-        lambda: pooled_comparison([([1.0, 0.0], [0.0, np.nan])]),
         lambda: bootstrap_interval([[0.2, np.nan]]),
         lambda: score_interval([0.2, np.nan]),
-        lambda: sensitivity([0.2, np.nan], [0.1, 0.3]),
         lambda: adjust([0.01, np.nan]),
     ],
 )

@@ -30,7 +30,6 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from genspec.stats.checks import finite_array
-from genspec.stats.intervals import bootstrap_interval, is_binary
 
 MCNEMAR = "mcnemar-exact"
 SIGN_FLIP = "sign-flip-permutation"
@@ -134,29 +133,3 @@ def sign_flip_test(
         signs = rng.choice([-1.0, 1.0], size=(min(chunk, n_permutations - start), n))
         hits += int(np.sum(np.abs(signs @ differences) >= threshold))
     return PairedTest(SIGN_FLIP, (hits + 1) / (n_permutations + 1))
-
-
-def paired_test(a: ArrayLike, b: ArrayLike, *, seed: int = 0) -> PairedTest:
-    """McNemar's exact test for 0/1 scores, the sign-flip permutation test otherwise."""
-    if is_binary(a) and is_binary(b):
-        return mcnemar_exact(a, b)
-    return sign_flip_test(a, b, seed=seed)
-
-
-def paired_bootstrap_ci(
-    a: ArrayLike, b: ArrayLike, *, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``mean(a - b)``, resampling whole items."""
-    first, second = as_pairs(a, b)
-    interval = bootstrap_interval([first - second], confidence=confidence, n_boot=n_boot, seed=seed)
-    return interval.low, interval.high
-
-
-def paired_comparison(
-    a: ArrayLike, b: ArrayLike, *, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0
-) -> PairedResult:
-    """Difference, bootstrap interval and paired test of model a against model b."""
-    first, second = as_pairs(a, b)
-    low, high = paired_bootstrap_ci(first, second, confidence=confidence, n_boot=n_boot, seed=seed)
-    test = paired_test(first, second, seed=seed)
-    return PairedResult.of(first, second, (low, high), test)

@@ -23,8 +23,7 @@ is equivalent when every task is equivalent (an intersection–union test, Berge
 1982: level α with no correction). With one or two tasks an interval over tasks says
 little (t with at most one degree of freedom), so the domain verdict is what every
 task says, and the reason says plainly that one or two benchmarks cannot speak for
-the domain. (``domain_verdict``, the older rule on
-the item-weighted pooled comparison, stays until the analysis switches.)
+the domain.
 
 Across domains the claim is that the pattern *repeats*: it holds when it holds in
 every domain tested, and at least two were tested. Requiring every domain needs no
@@ -95,46 +94,6 @@ def decide(
 
 def _names(tasks: Mapping[str, Verdict], verdict: Verdict) -> list[str]:
     return [task for task, task_verdict in tasks.items() if task_verdict is verdict]
-
-
-def domain_verdict(pooled: Verdict | None, tasks: Mapping[str, Verdict]) -> Decision:
-    """The domain's verdict from its pooled comparison and its per-task verdicts."""
-    if pooled is None:
-        return Decision(Verdict.INCONCLUSIVE, "no generalist–specialist comparison could be made")
-    better, worse = _names(tasks, Verdict.HOLDS), _names(tasks, Verdict.FAILS)
-    if better and worse:
-        return Decision(
-            Verdict.INCONCLUSIVE,
-            f"mixed: the generalist is better on {', '.join(better)} and the specialist "
-            f"on {', '.join(worse)}",
-        )
-    if pooled is Verdict.HOLDS:
-        if worse:
-            return Decision(
-                Verdict.INCONCLUSIVE,
-                "mixed: the generalist is better over the domain's items, but the "
-                f"specialist is better on {', '.join(worse)}",
-            )
-        return Decision(
-            Verdict.HOLDS,
-            "the generalist is better over the domain's items, and no task shows the "
-            "specialist better",
-        )
-    if pooled is Verdict.FAILS:
-        if better:
-            return Decision(
-                Verdict.INCONCLUSIVE,
-                "mixed: the specialist is better over the domain's items, but the "
-                f"generalist is better on {', '.join(better)}",
-            )
-        return Decision(
-            Verdict.FAILS,
-            "the specialist is better over the domain's items, and no task shows the "
-            "generalist better",
-        )
-    return Decision(
-        Verdict.INCONCLUSIVE, "the difference over the domain's items is not significant"
-    )
 
 
 def _few_tasks(tasks: Mapping[str, Verdict]) -> Decision:
