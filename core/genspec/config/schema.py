@@ -175,6 +175,9 @@ class JudgeConfig(_Strict):
     # last part of its id), and its family: it never grades a model of that family
     name: str | None = None
     family: str | None = None
+    # generate (default): a written verdict; loglik: " yes" against " no", for small
+    # local judges (hf) that rarely write the JSON a rubric grade asks for
+    scoring: Literal["generate", "loglik"] = "generate"
 
     def model(self) -> ModelSpec | None:
         """The judge as a model entry, so backends, cache and preflight treat it alike.
@@ -188,7 +191,7 @@ class JudgeConfig(_Strict):
             id=self.id,
             role=Role.GENERALIST,
             backend=self.backend,
-            scoring="generate",
+            scoring=self.scoring,
             params=self.params,
             family=self.family,
         )

@@ -24,7 +24,7 @@ from typing import Protocol
 from genspec.config.schema import ModelSpec
 from genspec.errors import ConfigError
 from genspec.grading.rubric import rubric_score
-from genspec.requests import GenerateRequest, Message, Request, Response
+from genspec.requests import GenerateRequest, LoglikRequest, Message, Request, Response
 from genspec.task import Criterion, Example, Judgement
 
 PANEL_NOTE = "panel"  # the row note holding every judge's grades (JSON)
@@ -43,8 +43,12 @@ PROMPT = """You grade one response against one rubric criterion.
 {criterion}
 
 Is the criterion met by the response? If the criterion describes something undesirable, \
-"met" means the response does that undesirable thing. Reply with JSON only: \
-{{"criteria_met": true or false, "explanation": "<one sentence>"}}"""
+"met" means the response does that undesirable thing. {reply}"""
+JSON_REPLY = (
+    'Reply with JSON only: {"criteria_met": true or false, "explanation": "<one sentence>"}'
+)
+WORD_REPLY = "Answer yes or no."  # a judge scored by log-likelihood: " yes" against " no"
+YES_NO = (" yes", " no")
 _FLAGGED = re.compile(r'criteria_met"?\s*[:=]\s*"?(true|false|yes|no)\b', re.IGNORECASE)
 _WORD = re.compile(r"\b(true|false|yes|no)\b", re.IGNORECASE)
 
@@ -82,7 +86,7 @@ def check_panel(panel: Sequence[ModelSpec], models: Sequence[ModelSpec]) -> None
             )
 
 
-def prompt(example: Example, response: str, criterion: Criterion) -> str:
+def prompt(example: Example, response: str, criterion: Criterion, reply: str = JSON_REPLY) -> str:
     """What a judge reads: the conversation, the answer and one criterion; no names."""
     conversation = "\n\n".join(part for part in (example.context, example.question) if part)
     return PROMPT.format(
@@ -90,7 +94,26 @@ def prompt(example: Example, response: str, criterion: Criterion) -> str:
         response=response.strip() or "(no response)",
         points=criterion.points,
         criterion=criterion.text,
+        reply=reply,
     )
+
+
+def _request(judge: ModelSpec, text: str) -> Request:
+    """A judge that scores by log-likelihood (a small local model, which rarely writes
+    JSON) chooses between " yes" and " no"; any other writes its reply."""
+    if judge.scoring_method == "loglik":
+        return LoglikRequest(messages=(Message("user", text),), continuations=YES_NO)
+    return GenerateRequest(messages=(Message("user", text),), max_tokens=REPLY_TOKENS)
+
+
+def _read(reply: Response) -> bool | None:
+    """The grade in a judge's reply: the likelier of yes / no, or its written verdict."""
+    if reply.error:
+        return None
+    if reply.logprobs is not None:
+        yes, no = reply.logprobs
+        return None if yes != yes or no != no else yes > no  # NaN: unreadable
+    return read_grade(reply.text or "")
 
 
 def read_grade(reply: str) -> bool | None:
@@ -220,12 +243,10 @@ def _judge_column(
     if same_family(judge.model, answered_by):
         missing = [tuple(None for _ in examples[i].rubric) for i in pending]
         return _Column(missing, [0.0] * len(pending), [0.0] * len(pending))
+    reply = WORD_REPLY if judge.model.scoring_method == "loglik" else JSON_REPLY
     requests = [
-        GenerateRequest(
-            messages=(
-                Message("user", prompt(examples[i], _graded_text(examples[i], responses[i]), c)),
-            ),
-            max_tokens=REPLY_TOKENS,
+        _request(
+            judge.model, prompt(examples[i], _graded_text(examples[i], responses[i]), c, reply)
         )
         for i in pending
         for c in examples[i].rubric
@@ -236,7 +257,7 @@ def _judge_column(
     grades, cost, paid = [], [], []
     for i in pending:
         mine = [next(replies) for _ in examples[i].rubric]
-        grades.append(tuple(None if r.error else read_grade(r.text or "") for r in mine))
+        grades.append(tuple(_read(r) for r in mine))
         cost.append(sum(r.cost_usd or 0.0 for r in mine))
         paid.append(sum(r.cost_usd or 0.0 for r in mine if not r.cached))
     return _Column(grades, cost, paid)
