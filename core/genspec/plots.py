@@ -148,7 +148,8 @@ def scale_plots(
     A model's point is its mean score over the run's tasks; role is marked by colour and
     shape. They test the reading "the bigger (or newer) model simply wins": a roster whose
     specialists are small and old shows it at a glance. Models without the declared fact
-    (``params_b``, ``released``) are left out of that plot, and counted in its title.
+    (``params_b``, ``released``) are left out of that plot, and counted in its title; a
+    plot no model has the fact for is not drawn.
     """
     means: dict[str, list[float]] = {}
     for s in summaries:
@@ -158,12 +159,14 @@ def scale_plots(
     folder = Path(folder)
     sized = [(m, m.params_b, y) for m, y in scored if m.params_b is not None]
     dated = [(m, m.released, y) for m, y in scored if m.released is not None]
-    size = _scatter(sized, len(scored), "size (billions of parameters, log scale)", log=True)
-    date = _scatter(dated, len(scored), "release date", log=False)
-    return [
-        _save(size, folder / "accuracy_vs_size.png"),
-        _save(date, folder / "accuracy_vs_date.png"),
-    ]
+    plots = []
+    if sized:
+        size = _scatter(sized, len(scored), "size (billions of parameters, log scale)", log=True)
+        plots.append(_save(size, folder / "accuracy_vs_size.png"))
+    if dated:
+        date = _scatter(dated, len(scored), "release date", log=False)
+        plots.append(_save(date, folder / "accuracy_vs_date.png"))
+    return plots
 
 
 def _scatter(
