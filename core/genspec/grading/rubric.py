@@ -21,7 +21,7 @@ from genspec.toolkit.fields import RowError
 
 #: the criterion a task without a rubric is graded on: its reference answer
 REFERENCE_CRITERION = (
-    "The response agrees in substance with the reference answer: \"{reference}\". "
+    'The response agrees in substance with the reference answer: "{reference}". '
     "Wording, rounding to the precision shown and units may differ; the response may not "
     "contradict the reference or leave out what it answers."
 )
