@@ -40,10 +40,11 @@ def test_every_bundled_sample_loads_with_test_and_dev_parts(domain: str) -> None
     assert len(tasks) >= 2
     for task in (t for t in tasks if not t.local_only):  # licensed data ships no sample
         data = load_task_data(task, DataConfig())
-        assert len(data.test) >= 30, task.name
-        assert len(data.dev) >= 5, task.name
+        # a task run only when named (judged open answers) ships a pipeline check's worth
+        assert len(data.test) >= (30 if task.by_default else 5), task.name
+        assert len(data.dev) >= (5 if task.by_default else 1), task.name
         assert len({ex.id for ex in data.test}) == len(data.test), task.name
-        assert all(ex.gold_text for ex in data.test), task.name
+        assert all(ex.gold_text or ex.rubric for ex in data.test), task.name  # rubric: graded
 
 
 @pytest.mark.parametrize("suffix", ["jsonl", "csv", "parquet"])
