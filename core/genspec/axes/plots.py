@@ -41,7 +41,8 @@ def reliability_plot(items: Sequence[AxisItem], path: Path) -> Path | None:
             marker="o",
             color=ROLE_COLOURS.get(kept[0].role, "#333333"),
         )
-        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", title=f"{model} ({kept[0].method})")
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel=f"confidence\n({kept[0].method})")
+        ax.set_title(model, fontsize="small")
     axes[0].set_ylabel("accuracy")
     return _save(figure, path)
 
