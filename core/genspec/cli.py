@@ -444,7 +444,7 @@ def ui(port: int, host: str, uri: str | None) -> None:
     store = uri or tracking_uri(TrackingConfig())
     # The UI's workers import litellm, which otherwise fetches its cost map online.
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    from genspec.tracking.secrets import mask_url
+    from genspec.secrets import mask_url
 
     if not _loopback(host):
         click.echo(

@@ -6,9 +6,11 @@ so a user's local copy of MedQA and the hub's MedQA go through the same code.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib.util
 import json
+import os
 import random
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -70,7 +72,7 @@ def load_task_data(task: Task, config: DataConfig) -> TaskData:
     elif config.source == "local":
         test, origin = _local(task, Path(config.dir or "").expanduser())
         dev_file = _find_local(Path(config.dir or "").expanduser(), f"{task.local_stem}.dev")
-        dev = tuple(_map_rows(task, _read_file(dev_file), dev_file)) if dev_file else ()
+        dev = _examples(task, _read_file(dev_file), dev_file) if dev_file else ()
         dev = dev or _sample(task, "dev")
     else:
         test, dev, origin = _hub(task)
@@ -89,6 +91,31 @@ def _map_rows(task: Task, rows: Iterator[tuple[int, Mapping[str, Any]]], where: 
             ) from None
 
 
+def _examples(
+    task: Task, rows: Iterator[tuple[int, Mapping[str, Any]]], where: Path | str
+) -> tuple[Example, ...]:
+    """The mapped items of one file or split, refused at load if two share an id."""
+    examples = tuple(_map_rows(task, rows, where))
+    _check_unique_ids(task, examples, where)
+    return examples
+
+
+def _check_unique_ids(task: Task, examples: Sequence[Example], where: Path | str) -> None:
+    """An id names one item: answers, scores and the paired comparison are matched by it,
+    so a repeated id would pair one model's answer to an item with another's to a
+    different one. Found at load, before any call, naming the ids."""
+    seen: set[str] = set()
+    repeated = sorted({ex.id for ex in examples if ex.id in seen or seen.add(ex.id)})
+    if repeated:
+        shown = ", ".join(repeated[:5]) + (
+            f" and {len(repeated) - 5} more" if len(repeated) > 5 else ""
+        )
+        raise DataError(
+            f"{where}: {len(repeated)} example id(s) repeated ({shown}); task '{task.name}' "
+            "keys items by id. Give each row its own id, or remove the repeated rows."
+        )
+
+
 def _sample(task: Task, split: str) -> tuple[Example, ...]:
     spec = importlib.util.find_spec(task.sample.package)
     if spec is None or not spec.submodule_search_locations:
@@ -100,7 +127,7 @@ def _sample(task: Task, split: str) -> tuple[Example, ...]:
         if split == "dev":
             return ()
         raise DataError(f"Task '{task.name}': bundled sample file {path} is missing.")
-    return tuple(_map_rows(task, _read_jsonl(path), path))
+    return _examples(task, _read_jsonl(path), path)
 
 
 def _find_local(directory: Path, stem: str) -> Path | None:
@@ -108,7 +135,21 @@ def _find_local(directory: Path, stem: str) -> Path | None:
         candidate = directory / f"{stem}{suffix}"
         if candidate.exists():
             return candidate
+        if candidate.is_symlink():  # a link that leads nowhere: name it, not "no data file"
+            raise DataError(f"{candidate}: {_broken_link(candidate)}. Point it at the data file.")
     return None
+
+
+def _broken_link(link: Path) -> str:
+    """Why a symbolic link cannot be followed: it loops, or its target is missing."""
+    try:
+        link.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 reports a loop so
+        return "a symbolic link loop"
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a symbolic link loop"
+    return f"a symbolic link to {os.readlink(link)}, which does not exist"
 
 
 def _local(task: Task, directory: Path) -> tuple[tuple[Example, ...], str]:
@@ -124,7 +165,7 @@ def _local(task: Task, directory: Path) -> tuple[tuple[Example, ...], str]:
             f"Task '{task.name}': no data file in {directory} (looked for {names}). "
             f"Add it {schema}, or select other tasks with tasks=[...]."
         )
-    test = tuple(_map_rows(task, _read_file(path), path))
+    test = _examples(task, _read_file(path), path)
     if not test:  # else the run "succeeds" with n=0 and an inconclusive verdict
         raise DataError(
             f"{path}: no items. Add rows in the hub schema, or select other tasks with tasks=[...]."
@@ -252,6 +293,7 @@ def _hub_split(task: Task, split: str) -> tuple[Example, ...]:
         part = name or task.hub.data_dir
         where = f"{task.hub.path}{'/' + part if part else ''}:{split}"
         examples += _map_rows(task, _hub_rows(task, name, split, len(examples) + 1), where)
+    _check_unique_ids(task, examples, f"{task.hub.path}:{split}")
     return tuple(examples)
 
 

@@ -124,7 +124,7 @@ def _scrub(folder: Path) -> None:
     parallel workers may do this at once."""
     import yaml
 
-    from genspec.tracking.secrets import redact
+    from genspec.secrets import redact
 
     for path in folder.rglob("*.yaml"):
         try:

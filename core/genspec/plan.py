@@ -30,8 +30,8 @@ from genspec import __version__
 from genspec.config.schema import RunConfig
 from genspec.data import items_fingerprint
 from genspec.errors import ConfigError
+from genspec.secrets import redact
 from genspec.stats.exact_power import POWER, binary_mde
-from genspec.tracking.secrets import redact
 
 if TYPE_CHECKING:
     from genspec.engine import Prepared

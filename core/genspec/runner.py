@@ -56,9 +56,9 @@ def run_domain(
     from genspec.grading.summary import panel_report
     from genspec.plan import read_plan
     from genspec.plots import accuracy_plot, forest_plot, scale_plots
+    from genspec.secrets import mask_url
     from genspec.tracking.mlflow_log import check_uri, log_domain_run, tracking_uri
     from genspec.tracking.redact import check_available
-    from genspec.tracking.secrets import mask_url
     from genspec.tracking.store import check_writable, create_store, sqlite_path
 
     check_available(config.tracking.examples)

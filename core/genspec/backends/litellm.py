@@ -58,7 +58,7 @@ from genspec.backends.concurrency import (
 from genspec.config.schema import ModelSpec
 from genspec.errors import BackendError
 from genspec.requests import GenerateRequest, LoglikRequest, Request, Response
-from genspec.tracking.secrets import scrub_text
+from genspec.secrets import scrub_text
 
 DEFAULT_CONCURRENCY = 16
 DEFAULT_TIMEOUT_S = 120.0

@@ -23,11 +23,11 @@ from genspec.config.schema import ModelSpec, RunConfig, TrackingConfig
 from genspec.documents import ModelEntry, RunDocuments, TaskEntry
 from genspec.rendering import domain_markdown
 from genspec.results import ExampleResult, model_costs, to_frame
+from genspec.secrets import redact
 from genspec.shards import group_key
 from genspec.tracking import ui
 from genspec.tracking.outbox import Delivery, Recorder, deliver, new_folder
 from genspec.tracking.redact import hide_data_dir, protect, row_label
-from genspec.tracking.secrets import redact
 
 DEFAULT_DB = "mlflow.db"
 _MAX_PARAM = 6000  # MLflow's limit on a param value
@@ -46,7 +46,7 @@ def check_uri(uri: str) -> None:
     from urllib.parse import urlparse
 
     from genspec.errors import ConfigError
-    from genspec.tracking.secrets import mask_url
+    from genspec.secrets import mask_url
 
     fix = "Set tracking.uri (or MLFLOW_TRACKING_URI) to e.g. sqlite:///mlflow.db."
     shown = mask_url(uri)

@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from genspec.errors import StorageError
+from genspec.secrets import MASK, mask_url, scrub_text
 from genspec.tracking import quiet_mlflow
-from genspec.tracking.secrets import MASK, mask_url, scrub_text
 
 RECORD = "record.json"
 PENDING = ".pending"

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from genspec.errors import ConfigError
-from genspec.tracking.secrets import scrub_text
+from genspec.secrets import scrub_text
 
 if TYPE_CHECKING:
     import pandas as pd
