@@ -290,6 +290,7 @@ def test_report_on_one_domain_names_its_run_and_shows_scores(logged: Logged) -> 
         text = " ".join(result.output.split())  # the terminal wraps long lines
         assert "Across domains" not in text and "do not agree" not in text
         assert f"legal: MLflow run {run_id} of {day}" in text
+        assert "Results · legal" in text  # the accuracy table, in either format
     table = CliRunner().invoke(cli, ["report", "--uri", logged.uri]).output
     assert "Results · legal" in table
     for spec in MOCK_MODELS:

@@ -18,6 +18,7 @@ from genspec.evidence import (
     SPECIALIST_VS_BASE,
     CrossDomainVerdict,
     DomainEvidence,
+    ModelTaskSummary,
     TaskEstimate,
 )
 from genspec.formats import ci_text, level, p_text, pct, pp
@@ -47,6 +48,22 @@ def _sentence(text: str) -> str:
 
 
 # --- one domain ------------------------------------------------------------------------
+
+
+def accuracy_markdown(summaries: Sequence[ModelTaskSummary], domain: str) -> str:
+    """Each model's score per task with its 95% interval and invalid rate (percent)."""
+    rows = [
+        [s.task, s.model, s.role, str(s.n), pct(s.score), ci_range(s.ci_low, s.ci_high),
+         pct(s.invalid_rate)]
+        for s in summaries
+    ]  # fmt: skip
+    headers = ["task", "model", "role", "n", "score %", "95% CI %", "invalid %"]
+    return "\n".join([f"### Results · {domain}", "", *_table(headers, rows)]).rstrip()
+
+
+def ci_range(low: float | None, high: float | None) -> str:
+    """A score interval in percent ("61.2–70.4")."""
+    return "—" if low is None or high is None else f"{pct(low)}–{pct(high)}"
 
 
 def domain_markdown(evidence: DomainEvidence) -> str:

@@ -23,7 +23,7 @@ from genspec.analysis import cross_domain
 from genspec.console import console, evidence_view, results_table
 from genspec.errors import GenspecError
 from genspec.evidence import CrossDomainVerdict, DomainEvidence
-from genspec.rendering import cross_markdown, domain_markdown
+from genspec.rendering import accuracy_markdown, cross_markdown, domain_markdown
 from genspec.tracking.reader import StoredRun
 
 CSV_FIELDS = (
@@ -163,10 +163,10 @@ def _markdown(
     verdict: CrossDomainVerdict, pairs: Sequence[tuple[StoredRun, DomainEvidence]]
 ) -> str:
     parts = [cross_markdown(verdict)] if len(pairs) > 1 else []
-    parts += [
-        "\n\n".join(p for p in (f"_{source_line(run)}_", _facts(run), domain_markdown(e)) if p)
-        for run, e in pairs
-    ]
+    for run, evidence in pairs:
+        results = accuracy_markdown(run.results.results, evidence.domain) if run.results else ""
+        pieces = (f"_{source_line(run)}_", results, _facts(run), domain_markdown(evidence))
+        parts.append("\n\n".join(p for p in pieces if p))
     return "\n\n".join(parts)
 
 
