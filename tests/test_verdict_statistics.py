@@ -167,6 +167,20 @@ def test_a_task_with_clusters_gets_the_cluster_bootstrap_interval() -> None:
     assert compare(frame, ROSTER, seed=3).comparisons[0].result == clustered  # seeded
 
 
+def test_clusters_that_all_moved_alike_do_not_collapse_the_interval() -> None:
+    """Three cases, the generalist right and the specialist wrong on every item: a bare
+    cluster bootstrap gives the point [1, 1] with p = 0; the item-level interval and test
+    bound it instead."""
+    rows = []
+    for item in range(6):
+        rows += [row("qa", item, GEN, 1.0), row("qa", item, SPEC, 0.0), row("qa", item, BASE, 0.0)]
+    frame = to_frame(rows)
+    frame[CLUSTER] = [f"case{int(i.split('-')[1]) // 2}" for i in frame["example_id"]]
+    result = compare(frame, ROSTER, seed=3).comparisons[0].result
+    assert result.test == "cluster-bootstrap-percentile"
+    assert result.ci_high - result.ci_low > 0.3 and result.p_value > 0
+
+
 def test_the_report_refuses_two_runs_of_one_domain_naming_them() -> None:
     evidence = compare(
         to_frame(table({"gen": 0.8, "spec": 0.6, "base": 0.5})), ROSTER, domain="legal"
