@@ -457,8 +457,13 @@ def test_encoder_fine_tunes_once_and_answers_in_the_engine(
 ) -> None:
     models = [
         # scored like the encoder (like-for-like: genspec.fairness)
-        {"name": "generalist", "id": "mock-g", "role": "generalist", "backend": "mock",
-         "scoring": "loglik"},
+        {
+            "name": "generalist",
+            "id": "mock-g",
+            "role": "generalist",
+            "backend": "mock",
+            "scoring": "loglik",
+        },
         encoder_spec(bert).model_dump(mode="json"),
     ]
     write_roster(workdir, "enc", models)

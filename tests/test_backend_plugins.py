@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_plugins import fake_distribution
 
-from conftest import write_roster
+from conftest import fake_distribution, write_roster
 from genspec.backends.registry import backend_class
 from genspec.config.compose import compose
 from genspec.engine import prepare, run

@@ -7,8 +7,8 @@ import ast
 from pathlib import Path
 
 import pytest
-from test_plugins import fake_distribution, site  # noqa: F401 (site is a fixture)
 
+from conftest import fake_distribution
 from genspec.config.compose import compose
 from genspec.plugins import discover, merge_roster
 
@@ -70,19 +70,51 @@ def test_a_roster_file_wins_over_a_plugins_part() -> None:
 # from one above. Names are module prefixes inside ``genspec``.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # contracts, statistics, and the axes' plain records and perturbations
-    ("errors", "hookspecs", "requests", "task", "secrets", "formats", "stats", "axes",
-     "axes.records", "axes.metrics", "axes.perturbations"),
+    (
+        "errors",
+        "hookspecs",
+        "requests",
+        "task",
+        "secrets",
+        "formats",
+        "stats",
+        "axes",
+        "axes.records",
+        "axes.metrics",
+        "axes.perturbations",
+    ),
     # configuration and plugin discovery
     ("config", "plugins", "results"),
     # what the engine builds from tasks: data, prompts, request variants, judging, cache
-    ("toolkit", "prompting", "prompt_size", "data", "cache", "axes.variants", "axes.probe",
-     "grading"),
+    (
+        "toolkit",
+        "prompting",
+        "prompt_size",
+        "data",
+        "cache",
+        "axes.variants",
+        "axes.probe",
+        "grading",
+    ),
     # models
     ("backends", "adapt"),
     # the run and its analysis
-    ("engine", "fairness", "inference", "analysis", "evidence", "rendering", "documents",
-     "shards", "plots", "chance", "axes.render", "axes.report", "axes.plots",
-     "grading.summary"),
+    (
+        "engine",
+        "fairness",
+        "inference",
+        "analysis",
+        "evidence",
+        "rendering",
+        "documents",
+        "shards",
+        "plots",
+        "chance",
+        "axes.render",
+        "axes.report",
+        "axes.plots",
+        "grading.summary",
+    ),
     # what reads runs back, logs them, or checks plugins
     ("tracking", "console", "report", "drift", "plan", "testing", "validate", "scaffold"),
     # entry points
@@ -93,16 +125,16 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 def _layer(module: str) -> int:
     """The layer of the longest name in LAYERS that ``module`` starts with."""
     inner = module.removeprefix("genspec").removeprefix(".")
-    best: tuple[int, int] | None = None
-    for index, names in enumerate(LAYERS):
-        for name in names:
-            if inner == name or inner.startswith(name + "."):
-                if best is None or len(name) > best[0]:
-                    best = (len(name), index)
     if inner == "":
         return 0
-    assert best is not None, f"{module} is in no layer of tests/test_house.py: place it"
-    return best[1]
+    matches = [
+        (len(name), index)
+        for index, names in enumerate(LAYERS)
+        for name in names
+        if inner == name or inner.startswith(name + ".")
+    ]
+    assert matches, f"{module} is in no layer of tests/test_house.py: place it"
+    return max(matches)[1]
 
 
 def _module_name(path: Path) -> str:

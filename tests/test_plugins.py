@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
+from conftest import fake_distribution
 from genspec.errors import UnknownNameError
 from genspec.plugins import discover
 
@@ -22,23 +21,6 @@ def genspec_tasks():
         fields=label_fields(question=const("Q?"), answer="label", labels=("yes", "no")),
     )]
 """
-
-
-def fake_distribution(site: Path, dist: str, entry: str, module: str, source: str) -> None:
-    """An installed distribution with a 'genspec' entry point, as pip would leave it."""
-    info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[genspec]\n{entry} = {module}\n")
-    (site / f"{module}.py").write_text(textwrap.dedent(source))
-
-
-@pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield tmp_path
-    for name in [m for m in sys.modules if m.startswith("gsp_test_")]:
-        del sys.modules[name]
 
 
 def test_bundled_plugins_are_found_through_entry_points() -> None:

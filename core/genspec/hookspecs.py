@@ -107,4 +107,3 @@ def genspec_perturbations(domain: str) -> list[Perturbation]:
     engine applies it with a seeded RNG per item and compares the answers with the
     original item's. An item it leaves unchanged is counted apart, never scored.
     """
-

@@ -77,9 +77,7 @@ class Backend(abc.ABC):
     def token_logprobs(self, requests: Sequence[TokensRequest]) -> Completed:
         """Yield ``(i, Response(logprobs=...))``, one log-probability per token of the text
         after the first. Only backends with ``TOKEN_LOGPROBS`` implement it."""
-        raise BackendError(
-            f"backend '{self.spec.backend}' does not return token log-probabilities"
-        )
+        raise BackendError(f"backend '{self.spec.backend}' does not return token log-probabilities")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release memory or connections."""

@@ -202,9 +202,7 @@ def log_domain_run(
     results, evidence = documents.results, documents.verdict
     experiment = config.tracking.experiment or f"genspec-{config.domain}"
     folder = new_folder(Path(config.tracking.outbox).expanduser())
-    hide = functools.partial(
-        hide_data_dir, mode=config.tracking.examples, data_dir=config.data.dir
-    )
+    hide = functools.partial(hide_data_dir, mode=config.tracking.examples, data_dir=config.data.dir)
     mlflow = Recorder(folder, experiment, tracking_uri(config.tracking), hide)
     frame = to_frame(rows)
     logged = protect(frame, config.tracking.examples)
