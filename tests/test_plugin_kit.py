@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from test_plugins import fake_distribution, site  # noqa: F401 (site is a fixture)
 
-from conftest import REPO, genspec
+from conftest import REPO, fake_distribution, genspec
 from genspec.errors import DataError, PluginError
 from genspec.toolkit.declarative import load_tasks
 from genspec.validate import validate_command
@@ -166,7 +165,7 @@ def genspec_tasks():
 """
 
 
-def test_few_shot_without_dev_items_is_refused(site: Path) -> None:  # noqa: F811
+def test_few_shot_without_dev_items_is_refused(site: Path) -> None:
     from genspec.config.schema import ModelSpec, RosterConfig, RunConfig
     from genspec.engine import prepare
     from genspec.plugins import registry

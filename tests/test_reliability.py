@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_plugins import GOOD_TASK, fake_distribution
+from test_plugins import GOOD_TASK
 
-from conftest import MOCK_MODELS, free_port, genspec, tmpfs, write_roster
+from conftest import MOCK_MODELS, fake_distribution, free_port, genspec, tmpfs, write_roster
 from genspec.cli import cli
 from genspec.errors import ConfigError, DataError, StorageError
 
