@@ -191,3 +191,17 @@ def test_the_report_refuses_two_runs_of_one_domain_naming_them() -> None:
     ]
     with pytest.raises(GenspecError, match=r"legal: run-a, run-b.*one --run-id per domain"):
         render(runs, "json")
+
+
+def test_a_new_tasks_prediction_interval_stays_within_the_possible_differences() -> None:
+    """Three small tasks pointing opposite ways: the t_{k−2} prediction interval spans
+    hundreds of points, but a difference of two accuracies lies in [−1, 1]."""
+    from genspec.inference import paired, task_estimate
+
+    right, wrong = np.array([1.0, 1.0, 0.0, 1.0]), np.array([0.0, 0.0, 1.0, 0.0])
+    tasks = [
+        paired(a, b, alpha=0.05, margin=0.03, power_alpha=0.05, with_power=False)
+        for a, b in ((right, wrong), (wrong, right), (right, right))
+    ]
+    spread = task_estimate(tasks, 0, alpha=0.05).random_effects
+    assert spread.prediction_low == -1.0 and spread.prediction_high == 1.0

@@ -23,7 +23,7 @@ No pandas here: the seeded simulation of the verdict's error rates runs on array
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -192,10 +192,18 @@ def task_estimate(per_task: Sequence[Paired], repeated: int, *, alpha: float) ->
     """Equal-weight and random-effects pooling of the tasks' differences at 1 − α."""
     effects = [p.result.difference for p in per_task]
     errors = [p.standard_error for p in per_task]
+    spread = random_effects(effects, errors, confidence=1 - alpha)
+    if spread.prediction_low is not None and spread.prediction_high is not None:
+        # a difference of two scores in [0, 1] lies in [−1, 1]: so does a new task's
+        spread = replace(
+            spread,
+            prediction_low=max(-1.0, spread.prediction_low),
+            prediction_high=min(1.0, spread.prediction_high),
+        )
     return TaskEstimate(
         k=len(per_task),
         equal_weight=equal_weight(effects, errors, confidence=1 - alpha),
-        random_effects=random_effects(effects, errors, confidence=1 - alpha),
+        random_effects=spread,
         repeated=repeated,
     )
 
