@@ -21,6 +21,7 @@ from genspec.toolkit.fields import (
     optional,
     table,
 )
+from genspec.toolkit.hooks import domain_hook, perturbations_hook
 from genspec.toolkit.numeric import numeric_scorer, parse_number
 from genspec.toolkit.parsing import label_parser, parse_choice
 from genspec.toolkit.ranked import (
@@ -54,6 +55,7 @@ __all__ = [
     "concat",
     "const",
     "corpus_hook",
+    "domain_hook",
     "first_of",
     "formatted",
     "free_text_fields",
@@ -75,6 +77,7 @@ __all__ = [
     "parse_choice",
     "parse_number",
     "parse_ranked",
+    "perturbations_hook",
     "rank_judge",
     "rosters_hook",
     "table",

@@ -12,7 +12,6 @@ from functools import partial
 from typing import Any
 
 import genspec
-from genspec.axes.perturbations import Perturbation
 from genspec.toolkit import (
     HubSource,
     RowError,
@@ -21,12 +20,14 @@ from genspec.toolkit import (
     concat,
     const,
     corpus_hook,
+    domain_hook,
     first_of,
     formatted,
     joined,
     label_fields,
     numeric_fields,
     numeric_task,
+    perturbations_hook,
     rosters_hook,
     table,
 )
@@ -130,16 +131,7 @@ def genspec_tasks() -> list[Task]:
     ]
 
 
-@genspec.hookimpl
-def genspec_domain() -> str:
-    return DOMAIN
-
-
-@genspec.hookimpl
-def genspec_perturbations(domain: str) -> list[Perturbation]:
-    """Term maps for the robustness axis (see :mod:`genspec_finance.wording`)."""
-    return wording.perturbations() if domain == DOMAIN else []
-
-
+genspec_domain = domain_hook(DOMAIN)
 genspec_corpus = corpus_hook(DOMAIN, __file__)
 genspec_rosters = rosters_hook(DOMAIN, __file__)
+genspec_perturbations = perturbations_hook(DOMAIN, wording.perturbations)  # robustness axis

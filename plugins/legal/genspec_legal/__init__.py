@@ -7,14 +7,15 @@ hub dataset lives and what its fields mean is in ``data/SOURCES.md``.
 from __future__ import annotations
 
 import genspec
-from genspec.axes.perturbations import Perturbation
 from genspec.toolkit import (
     HubSource,
     Task,
     choice_fields,
     const,
     corpus_hook,
+    domain_hook,
     multiple_choice_task,
+    perturbations_hook,
     rosters_hook,
 )
 from genspec.toolkit.suites import YES_NO, legalbench_task, mmlu_task
@@ -85,16 +86,7 @@ def genspec_tasks() -> list[Task]:
     ]
 
 
-@genspec.hookimpl
-def genspec_domain() -> str:
-    return DOMAIN
-
-
-@genspec.hookimpl
-def genspec_perturbations(domain: str) -> list[Perturbation]:
-    """Term maps for the robustness axis (see :mod:`genspec_legal.wording`)."""
-    return wording.perturbations() if domain == DOMAIN else []
-
-
+genspec_domain = domain_hook(DOMAIN)
 genspec_corpus = corpus_hook(DOMAIN, __file__)
 genspec_rosters = rosters_hook(DOMAIN, __file__)
+genspec_perturbations = perturbations_hook(DOMAIN, wording.perturbations)  # robustness axis

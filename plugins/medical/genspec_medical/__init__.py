@@ -8,18 +8,19 @@ else comes from :mod:`genspec.toolkit`.
 from __future__ import annotations
 
 import genspec
-from genspec.axes.perturbations import Perturbation
 from genspec.toolkit import (
     HubSource,
     Task,
     choice_fields,
     classification_task,
     corpus_hook,
+    domain_hook,
     free_text_task,
     joined,
     label_fields,
     multiple_choice_task,
     optional,
+    perturbations_hook,
     rosters_hook,
 )
 from genspec.toolkit.suites import mmlu_task
@@ -145,16 +146,7 @@ def genspec_tasks() -> list[Task]:
     ]
 
 
-@genspec.hookimpl
-def genspec_domain() -> str:
-    return DOMAIN
-
-
-@genspec.hookimpl
-def genspec_perturbations(domain: str) -> list[Perturbation]:
-    """Term maps for the robustness axis (see :mod:`genspec_medical.wording`)."""
-    return wording.perturbations() if domain == DOMAIN else []
-
-
+genspec_domain = domain_hook(DOMAIN)
 genspec_corpus = corpus_hook(DOMAIN, __file__)
 genspec_rosters = rosters_hook(DOMAIN, __file__)
+genspec_perturbations = perturbations_hook(DOMAIN, wording.perturbations)  # robustness axis
