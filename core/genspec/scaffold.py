@@ -46,17 +46,11 @@ INIT = '''\
 """genspec plugin for the $name domain: tasks are declared in tasks.yaml, their bundled
 samples are in data/<task>/{test,dev}.jsonl, domain text for adapters in corpus/."""
 
-import genspec
-from genspec.toolkit import corpus_hook, tasks_hook
+from genspec.toolkit import corpus_hook, domain_hook, tasks_hook
 
 DOMAIN = "$name"
 
-
-@genspec.hookimpl
-def genspec_domain() -> str:
-    return DOMAIN
-
-
+genspec_domain = domain_hook(DOMAIN)
 genspec_tasks = tasks_hook(__name__)
 genspec_corpus = corpus_hook(DOMAIN, __file__)
 '''
