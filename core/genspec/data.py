@@ -304,12 +304,14 @@ def _hub_rows(
     try:
         import datasets
 
+        hub = task.hub
         dataset = datasets.load_dataset(
-            task.hub.path,
-            name,
+            hub.path,
+            None if hub.by_folder else name,
             split=split,
-            revision=task.hub.revision,
-            data_dir=task.hub.data_dir,
+            revision=hub.revision,
+            data_dir=name if hub.by_folder and name else hub.data_dir,
+            data_files=hub.data_files,
         )
     except Exception as error:  # network, auth, missing config: all end the same way
         reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
@@ -319,7 +321,11 @@ def _hub_rows(
             f"split '{split}' from the hub ({reason}). Without hub access, save it in the "
             f"hub schema as DIR/{task.local_stem}.jsonl and run with data=local data.dir=DIR."
         ) from None
-    yield from enumerate(dataset, start=first_row)
+    if task.hub.config_field and name:
+        field = task.hub.config_field
+        yield from ((i, {**row, field: name}) for i, row in enumerate(dataset, start=first_row))
+    else:
+        yield from enumerate(dataset, start=first_row)
 
 
 def _check_disjoint(task: Task, test: Sequence[Example], dev: Sequence[Example]) -> None:

@@ -128,6 +128,9 @@ class JudgeStep:
     max_tokens: int = 256
 
 
+PARQUET_EXPORT = "refs/convert/parquet"  # the hub's parquet conversion of a dataset
+
+
 @dataclass(frozen=True)
 class HubSource:
     """Where ``data=full`` reads a task: a Hugging Face hub dataset."""
@@ -138,11 +141,23 @@ class HubSource:
     dev_split: str | None = None
     note: str = ""
     configs: tuple[str, ...] = ()  # several configs read as one task (e.g. MMLU subjects)
-    revision: str | None = None  # e.g. "refs/convert/parquet" for script-only datasets
+    revision: str | None = None  # e.g. PARQUET_EXPORT for script-only datasets
     # A folder of the repo read as the dataset. The hub's parquet export (the revision
     # above) keeps each config in its own folder, ``<config>/<split>/0000.parquet``,
-    # without a card naming them, so a config there is chosen by folder, not by name.
+    # without a card naming them, so a config there is chosen by folder, not by name
+    # (``configs`` on the export are folders too).
     data_dir: str | None = None
+    # With several configs: the row field that is set to the config each row came from,
+    # for configs that differ only in what they ask (LegalBench's CUAD clause types).
+    config_field: str | None = None
+    # One file of the repo read as the dataset, for repos whose files differ in schema
+    # and so cannot be read as one (``openai/healthbench``); ``split`` is then "train".
+    data_files: str | None = None
+
+    @property
+    def by_folder(self) -> bool:
+        """Whether configs are folders: the parquet export has no card naming them."""
+        return self.revision == PARQUET_EXPORT
 
 
 @dataclass(frozen=True)

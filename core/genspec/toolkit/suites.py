@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from genspec.task import HubSource, Task
+from genspec.task import PARQUET_EXPORT, HubSource, Task
 from genspec.toolkit.fields import FieldRef, choice_fields, label_fields
 from genspec.toolkit.tasks import classification_task, multiple_choice_task
 
 MMLU_HUB = "cais/mmlu"
 LEGALBENCH_HUB = "nguha/legalbench"
-PARQUET_EXPORT = "refs/convert/parquet"
 YES_NO = ("yes", "no")
 
 
