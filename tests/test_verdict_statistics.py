@@ -205,3 +205,22 @@ def test_a_new_tasks_prediction_interval_stays_within_the_possible_differences()
     ]
     spread = task_estimate(tasks, 0, alpha=0.05).random_effects
     assert spread.prediction_low == -1.0 and spread.prediction_high == 1.0
+
+
+def test_a_graded_mde_beyond_the_score_range_is_no_mde() -> None:
+    """Scores lie in [0, 1]: at n = 2 with a wide spread the t-test's MDE is over one
+    point of score, which no pair of models can differ by, so none is given; at n = 40
+    the same spread gives a reachable MDE, and the two agree with t_mde itself."""
+    from genspec.inference import sensitivity
+    from genspec.stats.exact_power import t_mde
+    from genspec.stats.graded import PAIRED_T
+
+    small_a, small_b = np.array([0.9, 0.2]), np.array([0.3, 0.6])
+    mde, planned = sensitivity(small_a, small_b, PAIRED_T, alpha=0.05, margin=0.05)
+    assert t_mde(2, float(np.std(small_a - small_b, ddof=1))) > 1
+    assert mde is None and planned is not None
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(size=40), rng.uniform(size=40)
+    mde, _ = sensitivity(a, b, PAIRED_T, alpha=0.05, margin=0.05)
+    assert mde == pytest.approx(t_mde(40, float(np.std(a - b, ddof=1))))
+    assert 0 < mde < 1

@@ -630,8 +630,10 @@ def _explain(decision: Decision, head: Comparison | None, alpha: float, margin: 
     )
     if decision.verdict is not Verdict.INCONCLUSIVE:
         return text
-    if head.mde is None:
+    if head.mde is None and head.disagree == 0:
         return text + "; the two models never disagreed, so no detectable difference can be given"
+    if head.mde is None:
+        return text + "; on so few items no difference of any size is detectable with 80% power"
     text += f"; on these items the test detects {100 * head.mde:.1f} points or more with 80% power"
     if head.n_for_margin is not None:
         text += (

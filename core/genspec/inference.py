@@ -76,7 +76,9 @@ def sensitivity(
 
     Both come from the comparison's own spread: the share of items the models disagree
     on (0/1 scores) or the standard deviation of the differences (graded). With no
-    spread (two models that never disagree), neither exists and both are None.
+    spread (two models that never disagree), neither exists and both are None. The MDE
+    is None too when no possible difference is detectable: scores lie in [0, 1], so a
+    graded MDE above 1 point of score (two items, wide spread) is no MDE at all.
     """
     n = a.size
     if method == TANGO:
@@ -92,7 +94,8 @@ def sensitivity(
         spread = float(np.std(a - b, ddof=1)) if n > 1 else 0.0
         if spread == 0:
             return None, None
-        return t_mde(n, spread, alpha=alpha), t_n_for_effect(margin, spread, alpha=alpha)
+        mde = t_mde(n, spread, alpha=alpha)
+        return (mde if mde <= 1 else None), t_n_for_effect(margin, spread, alpha=alpha)
     return None, None
 
 
