@@ -56,6 +56,7 @@ def test_plan_writes_what_decides_the_result_and_calls_no_model(
         "mde_assumes_discordance": 0.3,
     }
     assert plan["seed"] == 1234 and plan["prompt"]["policy"] == "zero_shot"
+    assert plan["judges"] == [] and plan["agreement_floor"] == 0.667
     assert not (workdir / "mlflow.db").exists()
     assert not any(p.is_file() for p in (workdir / "cache").rglob("*"))  # no answer cached
 
@@ -81,7 +82,13 @@ def test_a_run_held_to_its_plan_logs_the_plan_and_hash(
 
 @pytest.mark.parametrize(
     ("override", "key"),
-    [("limit=5", "limit"), ("seed=7", "seed"), ("margin=0.05", "statistics.margin")],
+    [
+        ("limit=5", "limit"),
+        ("seed=7", "seed"),
+        ("margin=0.05", "statistics.margin"),
+        ("agreement_floor=0.8", "agreement_floor"),
+        ("judges=[{id: mock-j, backend: mock, name: j}]", "judges"),
+    ],
 )
 def test_a_changed_override_is_refused_naming_the_key(
     workdir: Path, planned: tuple[Path, Path, str], override: str, key: str

@@ -124,7 +124,20 @@ def build_plan(config: RunConfig, prepared: Prepared) -> dict[str, Any]:
             "mde_test": "tango-score",
             "mde_assumes_discordance": ASSUMED_DISCORDANCE,
         },
-        "judge": config.judge.id,
+        # the panel that grades open answers and settles ddx near misses (judge.id alone
+        # is a panel of one), and the agreement below which its tasks are inconclusive
+        "judges": [
+            {
+                "name": j.name,
+                "id": j.id,
+                "backend": j.backend,
+                "family": j.family,
+                "scoring": j.scoring_method,
+                "params": redact(dict(j.params)),
+            }
+            for j in config.panel()
+        ],
+        "agreement_floor": config.agreement_floor,
         "models": models,
         "tasks": tasks,
     }
