@@ -45,6 +45,8 @@ GROUP_KEYS = (
     "data",
     "roster",
     "judge",
+    "judges",
+    "agreement_floor",
 )
 
 
