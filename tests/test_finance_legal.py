@@ -198,8 +198,8 @@ def split_rows(name: str) -> tuple[list[Row], list[Row]]:
 
 
 def test_every_finance_and_legal_task_has_a_hub_fixture() -> None:
-    # tasks run only when named (FinanceBench, CUAD) have their mappers tested in
-    # tests/test_grading.py
+    # tasks run only when named have their mappers tested in tests/test_grading.py
+    # (FinanceBench) and tests/test_legal_work.py (CUAD, rule_qa)
     tasks = registry().tasks_for("finance") + registry().tasks_for("legal")
     assert {t.name for t in tasks if t.by_default} == set(HUB_ROWS)
 
@@ -443,7 +443,7 @@ def test_finqa_row_with_no_answer_anywhere_names_both_fields(tmp_path: Path) -> 
 def test_samples_cover_every_kind_of_scoring() -> None:
     kinds = {d: {t.kind.value for t in registry().tasks_for(d)} for d in ("finance", "legal")}
     assert kinds["finance"] == {"classification", "multiple_choice", "numeric", "free_text"}
-    assert kinds["legal"] == {"classification", "multiple_choice"}
+    assert kinds["legal"] == {"classification", "multiple_choice", "free_text"}
 
 
 PAIRS = {
