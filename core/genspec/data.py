@@ -82,6 +82,8 @@ def load_task_data(task: Task, config: DataConfig) -> TaskData:
 
 def _map_rows(task: Task, rows: Iterator[tuple[int, Mapping[str, Any]]], where: Path | str):
     for line, row in rows:
+        if not task.keeps(row):  # a task that is a subset of its benchmark
+            continue
         try:
             yield task.to_example(row, line)
         except RowError as error:

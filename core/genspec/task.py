@@ -219,6 +219,15 @@ class Task:
     # clinical case, an abstract asked about several times): its items are not independent,
     # so the paired interval resamples whole clusters (genspec.stats.cluster)
     cluster: str = ""
+    # Which rows of the data are items of this task, for a task that is a documented subset
+    # of a benchmark (MedQA's next-step-in-management questions): a row it returns False
+    # for is left out, alike from the hub, a local file and the bundled sample. ``None``:
+    # every row.
+    keep_row: Callable[[Mapping[str, Any]], bool] | None = None
+
+    def keeps(self, row: Mapping[str, Any]) -> bool:
+        """Whether ``row`` is an item of this task (see ``keep_row``)."""
+        return self.keep_row is None or bool(self.keep_row(row))
 
     @property
     def local_stem(self) -> str:

@@ -134,6 +134,8 @@ def check_file(task: Task, path: Path, out: _Collector) -> list[_Item]:
     """Map every row of ``path``, recording each bad row and item (not just the first)."""
     items = []
     for line, row in _rows(path, out):
+        if not task.keeps(row):  # not an item of a task that is a subset of its benchmark
+            continue
         where = f"{path} line {line}"
         try:
             example = task.to_example(row, line)

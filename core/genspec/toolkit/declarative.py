@@ -51,7 +51,7 @@ BUILDERS: dict[TaskKind, tuple[Callable[..., Task], Callable[..., Any]]] = {
 }
 # fields whose value is a column or a computed field (the others are lists and flags)
 FIELD_REFS = ("question", "answer", "id", "context", "category", "target")
-CODE_KEYS = ("parser", "scorer")  # a module:function each, for rules that are code
+CODE_KEYS = ("parser", "scorer", "keep_row")  # a module:function each: rules that are code
 REQUIRED = ("name", "description", "subject", "fields")  # the builders' required keywords
 
 
@@ -130,6 +130,8 @@ def build_task(spec: Mapping[str, Any], where: _Where, defaults: Mapping[str, An
     code = {key: _python(where, spec.pop(key)) for key in CODE_KEYS if key in spec}
     if TaskKind(kind_name) is TaskKind.FREE_TEXT and "scorer" in code:
         spec["scorer"] = code.pop("scorer")
+    if "keep_row" in code:  # a row predicate is a task keyword, not a rule set afterwards
+        spec["keep_row"] = code.pop("keep_row")
     _known(where, "key", spec, [*Declared.__annotations__, *_keywords(builder)])
     missing = [key for key in REQUIRED if key not in spec]
     if missing:

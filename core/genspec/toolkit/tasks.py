@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
@@ -56,7 +56,8 @@ class Declared(TypedDict, total=False):
     ``<package>/data/<name>/``; ``hub`` is read with ``data=full``;
     ``local_name`` is the file stem ``data=local`` looks for (default: ``name``);
     ``report_by_category`` adds per-category scores to the results; ``by_default=False``
-    runs the task only when a run names it (``tasks=[...]``).
+    runs the task only when a run names it (``tasks=[...]``); ``keep_row`` keeps only the
+    rows it returns True for, for a task that is a documented subset of its benchmark.
     """
 
     name: Required[str]
@@ -69,6 +70,7 @@ class Declared(TypedDict, total=False):
     local_name: str
     report_by_category: bool
     by_default: bool
+    keep_row: Callable[[Mapping[str, Any]], bool] | None
 
 
 def _task(

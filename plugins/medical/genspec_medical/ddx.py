@@ -15,7 +15,7 @@ wrong by the rule, settled by a judge model when the run names one (``judge.id=.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -49,11 +49,17 @@ METRIC = "top-5 diagnosis match (treatment cases: and next step)"
 ANSWER_TOKENS = 48
 
 
+def answer_text(diagnosis: str, step: str = "") -> str:
+    """A gold answer as a model should write it: the diagnosis first (and the next step).
+    Shared by every source of ddx cases (genspec's own, DDXPlus, RareBench, MedQA)."""
+    lines = [f"1. {diagnosis}"] if diagnosis else []
+    return "\n".join([*lines, f"{NEXT_STEP}: {step}"] if step else lines)
+
+
 def _target(row: Mapping[str, Any]) -> str:
-    """The gold answer as a model should write it: the diagnosis (and next step)."""
+    """The gold answer of one of genspec's own cases: the diagnosis (and next step)."""
     step = (row.get("next_step") or "").strip()
-    diagnosis = str(row.get("diagnosis") or "").strip()
-    return f"1. {diagnosis}\n{NEXT_STEP}: {step}" if step else f"1. {diagnosis}"
+    return answer_text(str(row.get("diagnosis") or "").strip(), step)
 
 
 FIELDS = free_text_fields(
@@ -69,6 +75,15 @@ FIELDS = free_text_fields(
 )
 
 
+def next_step_named(text: str, steps: Sequence[str]) -> tuple[float, str | None]:
+    """Whether the answer names one of the accepted ``steps`` (1.0 or 0.0), and the step
+    it wrote: the "Next step:" line when the model wrote one, else anywhere in its answer.
+    The one next-step rule of every ddx source (bundled cases and MedQA's questions)."""
+    written = labelled(text, NEXT_STEP)
+    region = written if written is not None else text
+    return float(any(names(region, step) for step in steps)), written
+
+
 def judgement_at(text: str, example: Example, rank: int | None) -> Judgement:
     """The judgement when the gold diagnosis is listed at ``rank`` (``None``: absent)."""
     items = parse_ranked(text, TOP_K, skip=(NEXT_STEP,))
@@ -77,10 +92,7 @@ def judgement_at(text: str, example: Example, rank: int | None) -> Judgement:
     prediction = " | ".join(items)
     steps = example.references.get("next_step", ())
     if steps and items:
-        # The labelled line if the model wrote one, else anywhere in its answer.
-        written = labelled(text, NEXT_STEP)
-        region = written if written is not None else text
-        metrics["next_step"] = float(any(names(region, step) for step in steps))
+        metrics["next_step"], written = next_step_named(text, steps)
         correct *= metrics["next_step"]
         prediction += f" · {NEXT_STEP.lower()}: {written or '?'}"
     elif steps:
