@@ -20,7 +20,8 @@ from genspec.toolkit import (
 )
 from genspec.toolkit.suites import YES_NO, legalbench_task, mmlu_task
 from genspec_legal import wording
-from genspec_legal.contracts import cuad_tasks
+from genspec_legal.contracts import cuad_task
+from genspec_legal.graded import graded_tasks
 
 DOMAIN = "legal"
 ABERCROMBIE_LABELS = ("generic", "descriptive", "suggestive", "arbitrary", "fanciful")
@@ -82,7 +83,8 @@ def genspec_tasks() -> list[Task]:
                 answer="label",
             ),
         ),
-        *cuad_tasks(),
+        cuad_task(),
+        *graded_tasks(),
     ]
 
 
