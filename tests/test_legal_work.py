@@ -151,6 +151,31 @@ def test_each_cuad_item_is_asked_its_own_clause_types_question(
         assert cuad.parse_answer("Yes, it does.", example) == 0
 
 
+def test_each_cuad_items_few_shot_examples_are_of_its_own_clause_type(
+    tmp_path: Path, hf_cache: None
+) -> None:
+    """shots_by_category: an item's solved examples come from its own clause type's
+    train rows; a task without it draws from the whole pool (the old behaviour)."""
+    from genspec.config.schema import ModelSpec, RosterConfig, RunConfig
+    from genspec.engine import PreparedTask, _request
+
+    cuad, _ = cuad_export(tmp_path)
+    assert cuad.shots_by_category
+    data = load_task_data(cuad, DataConfig(source="full"))
+    model = ModelSpec(name="m", id="mock", role="generalist", backend="mock", shots=3)
+    config = RunConfig(domain="legal", roster=RosterConfig(models=[model]))
+    template = cuad.prompts["zero_shot"]
+    for example in data.test:
+        prepared = PreparedTask(data, data.test, {"zero_shot": template})
+        text = prompt_text(_request(prepared, template, example, model, config))
+        own = next(ex for ex in data.dev if ex.category == example.category)
+        others = [ex for ex in data.dev if ex.category != example.category]
+        assert own.context in text and not any(ex.context in text for ex in others)
+        mixed = PreparedTask(replace(data, task=replace(cuad, shots_by_category=False)), (), {})
+        text = prompt_text(_request(mixed, template, example, model, config))
+        assert all(ex.context in text for ex in data.dev)  # 3 shots from a pool of 3
+
+
 def test_cuad_local_file_holds_the_export_rows_with_their_clause_type(tmp_path: Path) -> None:
     """A local copy is the export's rows with ``clause_type`` added, as the loader adds it
     to hub rows: the same items either way."""

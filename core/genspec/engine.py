@@ -307,8 +307,12 @@ def _request(
     config: RunConfig,
 ) -> Request:
     k = shots_for(config, template, model)
-    # A dev item is never its own few-shot example.
-    pool = [ex for ex in prepared.data.dev if ex.id != example.id]
+    # A dev item is never its own few-shot example. Compared whole, not by id: splits
+    # number their rows alike (LegalBench's test and train both start at index 0), and a
+    # test item must not lose the dev item that merely shares its number.
+    pool = [ex for ex in prepared.data.dev if ex != example]
+    if prepared.task.shots_by_category:
+        pool = [ex for ex in pool if ex.category == example.category] or pool
     return build_request(
         prepared.task.kind,
         template,

@@ -204,6 +204,10 @@ class Task:
     scorer: Scorer | None = None
     judge: JudgeStep | None = None
     report_by_category: bool = False  # scores per category too (ddx: diagnostic, treatment...)
+    # Few-shot examples from the item's own category where the dev pool has any: for a task
+    # whose categories ask different questions (CUAD's clause types), a solved example of
+    # another question teaches less than one of the same
+    shots_by_category: bool = False
     # Licensed data with no hub copy and no bundled sample (JAMA): read only with
     # data=local, run by default only then; ``local_schema`` names the fields it needs.
     local_only: bool = False

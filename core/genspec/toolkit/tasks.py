@@ -55,7 +55,8 @@ class Declared(TypedDict, total=False):
     (hub schema) to an :class:`Example`; bundled sample files live in
     ``<package>/data/<name>/``; ``hub`` is read with ``data=full``;
     ``local_name`` is the file stem ``data=local`` looks for (default: ``name``);
-    ``report_by_category`` adds per-category scores to the results; ``by_default=False``
+    ``report_by_category`` adds per-category scores to the results; ``shots_by_category``
+    draws each item's few-shot examples from its own category; ``by_default=False``
     runs the task only when a run names it (``tasks=[...]``); ``keep_row`` keeps only the
     rows it returns True for, for a task that is a documented subset of its benchmark.
     """
@@ -69,6 +70,7 @@ class Declared(TypedDict, total=False):
     hub: HubSource | None
     local_name: str
     report_by_category: bool
+    shots_by_category: bool
     by_default: bool
     keep_row: Callable[[Mapping[str, Any]], bool] | None
 

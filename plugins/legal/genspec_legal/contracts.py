@@ -244,5 +244,6 @@ def cuad_task() -> Task:
             keep=("document_name",),
         ),
         report_by_category=True,
+        shots_by_category=True,
         by_default=False,
     )
