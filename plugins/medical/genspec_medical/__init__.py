@@ -24,7 +24,7 @@ from genspec.toolkit import (
     rosters_hook,
 )
 from genspec.toolkit.suites import mmlu_task
-from genspec_medical import ddx, medhallu, wording
+from genspec_medical import ddx, ddx_sources, interactions, medhallu, wording
 from genspec_medical.graded import graded_tasks
 
 DOMAIN = "medical"
@@ -141,8 +141,10 @@ def genspec_tasks() -> list[Task]:
             judge=ddx.JUDGE,
             report_by_category=True,
         ),
+        *ddx_sources.tasks(),  # ddx at scale: DDXPlus, MedQA next steps, RareBench
         *graded_tasks(),
         medhallu.task(),
+        interactions.task(),
     ]
 
 
