@@ -135,9 +135,16 @@ def analyse(
     settings: Settings,
     by_category: Iterable[str] = (),
 ) -> Analysis:
-    """Summaries, per-category summaries of ``by_category`` tasks, comparisons, verdict."""
+    """Summaries, per-category summaries of ``by_category`` tasks, comparisons, verdict.
+
+    A task that checks the judges (the panel graded the data's own answers, the same
+    for every model) is summarised but not compared: a difference between models there
+    would only be the judges' noise (:mod:`genspec.grading.summary`).
+    """
+    panels = tuple(panel_summaries(frame, settings.agreement_floor))
+    checks = [p.task for p in panels if p.checks_judges]
     evidence = compare(
-        frame,
+        frame[~frame["task"].isin(checks)] if checks else frame,
         models,
         alpha=settings.alpha,
         correction=settings.correction,
@@ -151,7 +158,6 @@ def analyse(
         scoring=settings.scoring,
         size_matched=settings.size_matched,
     )
-    panels = tuple(panel_summaries(frame, settings.agreement_floor))
     return Analysis(
         summaries=tuple(summarize(frame)),
         categories=tuple(summarize_by_category(frame, by_category)),

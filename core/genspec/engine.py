@@ -29,7 +29,7 @@ from genspec.config.schema import ModelSpec, RunConfig
 from genspec.data import DevParts, TaskData, dev_parts, load_task_data, provides, select
 from genspec.errors import ConfigError, DataError, GenspecError, UnknownNameError
 from genspec.fairness import scoring_label
-from genspec.grading.panel import grade, require_panel
+from genspec.grading.panel import grade, has_given_answer, require_panel
 from genspec.plugins import registry
 from genspec.prompt_size import oversize_warning
 from genspec.prompting import (
@@ -524,7 +524,7 @@ class _ModelRunner:
         config = self.run.config
         requests = [_request(prepared, template, ex, self.model, config) for ex in examples]
         bar = _bar(self.model.name, prepared.task.name, split, template.name)
-        responses = self.answer(requests, bar)
+        responses = self._answer_unless_given(examples, requests, bar)
         judgements = [
             _judge(prepared.task, ex, req, resp)
             for ex, req, resp in zip(examples, requests, responses, strict=True)
@@ -541,6 +541,20 @@ class _ModelRunner:
                 examples, requests, responses, judgements, strict=True
             )
         ]
+
+    def _answer_unless_given(
+        self, examples: Sequence[Example], requests: Sequence[Request], bar: str
+    ) -> list[Response]:
+        """The model's answers, except to items whose answer the data gives: the panel
+        grades that answer, never the model's (a check of the judges), so asking the
+        model would be paid for and thrown away. Those get an empty answer at no cost."""
+        asked = [i for i, example in enumerate(examples) if not has_given_answer(example)]
+        if len(asked) == len(examples):
+            return self.answer(requests, bar)
+        answers = self.answer([requests[i] for i in asked], bar) if asked else []
+        by_index = dict(zip(asked, answers, strict=True))
+        self.progress.advance(bar, len(examples) - len(asked))
+        return [by_index.get(i, Response(text="")) for i in range(len(examples))]
 
     def settle(
         self,

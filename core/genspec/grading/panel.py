@@ -5,8 +5,9 @@ does the same: a judge asked about a whole rubric at once skips criteria), the
 conversation, the answer and the criterion, and replies whether the criterion is met.
 It never sees the answering model's name or role; and a judge whose ``family`` is the
 answering model's family (the roster says which) does not grade that model at all, so
-no model family marks its own homework. Judges' calls go through the run's cache like
-any model's: a repeated run pays no judge twice.
+no model family marks its own homework (an answer the data gives, graded to check the
+judges against people, is no model's: every judge grades it). Judges' calls go through
+the run's cache like any model's: a repeated run pays no judge twice.
 
 Every judge's grade of every criterion is kept with the item (``panel`` in the row's
 notes), so the panel's agreement (:mod:`genspec.grading.summary`) and each judge's own
@@ -133,6 +134,9 @@ class Ballot:
     grades: tuple[tuple[bool | None, ...], ...]
     cost_usd: tuple[float, ...]  # per judge, for this answer
     paid_usd: tuple[float, ...]  # the part not from the cache
+    # the answer graded was the item's own (GIVEN_ANSWER), not the model's: the same for
+    # every model, so a check of the judges rather than of the model (summary.py)
+    given: bool = False
 
     def shares(self) -> list[float | None]:
         """Per criterion, the share of the judges that read it as met."""
@@ -162,6 +166,7 @@ class Ballot:
                 ],
                 "cost_usd": list(self.cost_usd),
                 "paid_usd": list(self.paid_usd),
+                "given": self.given,
             }
         )
 
@@ -180,6 +185,7 @@ class Ballot:
             grades,
             tuple(data["cost_usd"]),
             tuple(data["paid_usd"]),
+            bool(data.get("given", False)),
         )
 
 
@@ -216,6 +222,7 @@ def grade(
             ),
             cost_usd=tuple(column.cost[slot] for column in columns),
             paid_usd=tuple(column.paid[slot] for column in columns),
+            given=has_given_answer(examples[i]),
         )
         graded[i] = _judgement(graded[i], ballot)
     return graded
@@ -239,28 +246,41 @@ def _judge_column(
     bar: str,
     bars: Bars,
 ) -> _Column:
-    """Ask one judge about every criterion of every pending item (none: its own family)."""
-    if same_family(judge.model, answered_by):
-        missing = [tuple(None for _ in examples[i].rubric) for i in pending]
-        return _Column(missing, [0.0] * len(pending), [0.0] * len(pending))
+    """Ask one judge about every criterion of every pending item, except the answering
+    model's own answers when the judge is of its family (an item's given answer is no
+    model's, so every judge grades it)."""
+    own = same_family(judge.model, answered_by)
+    asked = [i for i in pending if has_given_answer(examples[i]) or not own]
     reply = WORD_REPLY if judge.model.scoring_method == "loglik" else JSON_REPLY
     requests = [
         _request(
             judge.model, prompt(examples[i], _graded_text(examples[i], responses[i]), c, reply)
         )
-        for i in pending
+        for i in asked
         for c in examples[i].rubric
     ]
     judge_bar = f"{bar} · judge {judge.model.name}"
-    bars.start(judge_bar, len(requests))
-    replies = iter(judge.answer(requests, judge_bar))
+    if requests:
+        bars.start(judge_bar, len(requests))
+    replies = iter(judge.answer(requests, judge_bar) if requests else ())
     grades, cost, paid = [], [], []
     for i in pending:
+        if own and not has_given_answer(examples[i]):
+            grades.append(tuple(None for _ in examples[i].rubric))
+            cost.append(0.0)
+            paid.append(0.0)
+            continue
         mine = [next(replies) for _ in examples[i].rubric]
         grades.append(tuple(_read(r) for r in mine))
         cost.append(sum(r.cost_usd or 0.0 for r in mine))
         paid.append(sum(r.cost_usd or 0.0 for r in mine if not r.cached))
     return _Column(grades, cost, paid)
+
+
+def has_given_answer(example: Example) -> bool:
+    """Whether the panel grades the item's own (human-graded) answer, not the model's:
+    then no model need be asked the item (the engine does not ask it)."""
+    return bool(example.extra.get(GIVEN_ANSWER))
 
 
 def _graded_text(example: Example, response: Response) -> str:

@@ -89,3 +89,11 @@ def reference_rubric(reference: str) -> tuple[Criterion, ...]:
     if not reference.strip():
         raise RowError("the reference answer is empty")
     return (Criterion(REFERENCE_CRITERION.format(reference=reference.strip()), 1.0, "reference"),)
+
+
+def one_criterion(text: str) -> tuple[Criterion, ...]:
+    """The rubric of a row that holds one criterion's text, worth 1 point (HealthBench's
+    meta-evaluation asks about one criterion of one answer per row)."""
+    if not text.strip():
+        raise RowError("the criterion's text is empty")
+    return (Criterion(text.strip(), 1.0),)

@@ -7,12 +7,17 @@ criterion type; each judge is held against the human grades the data has. A pane
 whose alpha falls below the floor cannot settle a task's comparison: that task's
 comparisons become "inconclusive: the judges disagree", and the domain's verdict too
 when every compared task is such a task.
+
+A task whose every answer the panel graded was the data's own (HealthBench's
+meta-evaluation: physician-graded answers) measures the judges, not the models: every
+model's rows carry the same grades, so it is counted once per item, and it is never
+compared between models or pooled (:func:`genspec.analysis.analyse` leaves it out).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -26,6 +31,10 @@ if TYPE_CHECKING:
 
 DEFAULT_FLOOR = 0.667  # Krippendorff's bar for tentative conclusions
 DISAGREE = "inconclusive: the judges disagree"
+JUDGE_CHECK = (
+    "a check of the judges, not of the models: the panel graded the answers the data "
+    "gives, so this task is not compared between models nor pooled"
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class PanelSummary:
     by_kind: tuple[tuple[str, float | None], ...]
     units: int  # criterion grades by two or more judges (what alpha rests on)
     floor: float
+    checks_judges: bool = False  # every answer graded was the data's own (JUDGE_CHECK)
 
     @property
     def disagree(self) -> bool:
@@ -56,19 +66,36 @@ class PanelSummary:
         return self.alpha is not None and self.alpha < self.floor
 
     def line(self) -> str:
-        """The panel in one sentence, as the verdict names it."""
+        """The panel in one sentence, as the verdict names it, with each judge's
+        agreement with the human grades where the data has any."""
         names = ", ".join(j.name for j in self.judges)
         head = f"{self.task}: graded by rubric by the panel {names}"
+        if self.checks_judges:
+            head = f"{self.task}: {JUDGE_CHECK}; panel {names}"
+        human = "; ".join(
+            f"judge {j.name} {human_text(j.human)}" for j in self.judges if j.human is not None
+        )
+        against = f"; against the human grades: {human}" if human else ""
         if len(self.judges) < 2:
-            return f"{head} (one judge: agreement is not measured)."
+            return f"{head} (one judge: agreement is not measured){against}."
         if self.alpha is None:
-            return f"{head}; Krippendorff's alpha undefined (no variation in {self.units} grades)."
+            return (
+                f"{head}; Krippendorff's alpha undefined (no variation in {self.units} "
+                f"grades){against}."
+            )
         kinds = ", ".join(f"{k} {_num(a)}" for k, a in self.by_kind)
         shared = f"{self.units} shared grades"
         text = f"{head}; Krippendorff's alpha {self.alpha:.2f} over {shared} ({kinds})"
+        if self.checks_judges:
+            return f"{text}{against}."
         if self.disagree:
-            return f"{text}, below the floor {self.floor:g}: {DISAGREE}."
-        return f"{text}, at or above the floor {self.floor:g}."
+            return f"{text}, below the floor {self.floor:g}: {DISAGREE}{against}."
+        return f"{text}, at or above the floor {self.floor:g}{against}."
+
+
+def human_text(human: HumanAgreement) -> str:
+    """A judge against the human grades: accuracy, Cohen's kappa and how many grades."""
+    return f"accuracy {human.accuracy:.2f}, Cohen's kappa {_num(human.kappa)} (n={human.n})"
 
 
 def _num(value: float | None) -> str:
@@ -81,14 +108,28 @@ def panel_summaries(frame: pd.DataFrame, floor: float = DEFAULT_FLOOR) -> list[P
     summaries = []
     for task in test["task"].unique():
         rows = test[test["task"] == task]
-        ballots = [
-            (Ballot.from_note(extra[PANEL_NOTE]), cached)
-            for extra, cached in zip(rows["extra"], rows["cached"], strict=True)
+        items = rows["example_id"] if "example_id" in rows else range(len(rows))
+        ballots = _once_per_given_item(
+            (item, Ballot.from_note(extra[PANEL_NOTE]))
+            for item, extra in zip(items, rows["extra"], strict=True)
             if isinstance(extra, dict) and PANEL_NOTE in extra
-        ]
+        )
         if ballots:
-            summaries.append(_summary(str(task), [b for b, _ in ballots], floor))
+            summaries.append(_summary(str(task), ballots, floor))
     return summaries
+
+
+def _once_per_given_item(ballots: Iterable[tuple[Hashable, Ballot]]) -> list[Ballot]:
+    """The ballots, an item's own (given) answer counted once: every model's row of it
+    holds the same grades of the same answer, and counting them once per model would
+    multiply the grades that alpha and the human agreement rest on."""
+    seen: set[Hashable] = set()
+    kept = []
+    for item, ballot in ballots:
+        if ballot.given and (item in seen or seen.add(item)):
+            continue
+        kept.append(ballot)
+    return kept
 
 
 def _summary(task: str, ballots: Sequence[Ballot], floor: float) -> PanelSummary:
@@ -124,15 +165,18 @@ def _summary(task: str, ballots: Sequence[Ballot], floor: float) -> PanelSummary
         by_kind=tuple((kind, krippendorff_alpha(rows)) for kind, rows in sorted(by_kind.items())),
         units=shared,
         floor=floor,
+        checks_judges=all(b.given for b in ballots),
     )
 
 
 def hold_to_panel(evidence: DomainEvidence, summaries: Sequence[PanelSummary]) -> DomainEvidence:
     """The evidence with each panel named, and the tasks its judges disagree on made
-    inconclusive (the domain too when no other task was compared)."""
+    inconclusive (the domain too when no other task was compared). A check of the
+    judges is named with its human agreement and is never made inconclusive: it was
+    not compared."""
     if not summaries:
         return evidence
-    flagged = {s.task for s in summaries if s.disagree}
+    flagged = {s.task for s in summaries if s.disagree and not s.checks_judges}
     comparisons = tuple(
         replace(c, verdict=Verdict.INCONCLUSIVE) if c.task in flagged else c
         for c in evidence.comparisons
@@ -170,13 +214,7 @@ def judge_lines(summary: PanelSummary) -> list[str]:
             if judge.cost_usd
             else "no price (local or unpriced)"
         )
-        human = ""
-        if judge.human is not None:
-            kappa = _num(judge.human.kappa)
-            human = (
-                f"; against human grades: accuracy {judge.human.accuracy:.2f}, "
-                f"Cohen's kappa {kappa} (n={judge.human.n})"
-            )
+        human = "" if judge.human is None else f"; against human grades: {human_text(judge.human)}"
         lines.append(f"  judge {judge.name}: {judge.answers} answers graded, {cost}{human}")
     return lines
 
