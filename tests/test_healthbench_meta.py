@@ -228,6 +228,57 @@ def test_given_answers_count_once_and_a_split_panel_does_not_touch_the_verdict()
     assert "the judges disagree" not in note and "accuracy 0.50, Cohen's kappa 0.00 (n=4)" in note
 
 
+def _row(task: str, item: str, model: str, correct: float, extra: dict[str, Any]) -> Any:
+    from genspec.results import ExampleResult
+
+    role = "generalist" if model == "gen" else "specialist"
+    return ExampleResult(
+        task=task, example_id=item, model=model, role=role, prediction=str(correct),
+        gold="", correct=correct, invalid=False, category="", prompt="", raw_output="",
+        input_tokens=0, output_tokens=0, cost_usd=None, latency_s=0.0, cached=False,
+        error=None, extra=extra,
+    )  # fmt: skip
+
+
+def test_a_check_of_the_judges_stays_out_of_the_comparison_even_without_its_ballots() -> None:
+    """The live analysis finds the check from the ballots; a merge of shards, whose rows
+    keep none, finds it in the shard's verdict notes (``Settings.of``)."""
+    from genspec.analysis import Settings, analyse
+    from genspec.config.schema import ModelSpec
+    from genspec.grading.panel import PANEL_NOTE, Ballot
+    from genspec.results import to_frame
+    from genspec.task import Criterion
+
+    models = [
+        ModelSpec(name="gen", id="mock-a", role="generalist", backend="mock"),
+        ModelSpec(name="spec", id="mock-b", role="specialist", backend="mock"),
+    ]
+    note = Ballot(
+        ("a",), (Criterion("", 1.0, "criterion", True),), ((True,),), (0.0,), (0.0,), True
+    )
+    rows = [
+        _row("qa", str(i), model, float((i + (model == "gen")) % 2), {})
+        for i in range(12)
+        for model in ("gen", "spec")
+    ] + [
+        _row("meta", str(i), model, 1.0, {PANEL_NOTE: note.to_note()})
+        for i in range(6)
+        for model in ("gen", "spec")
+    ]
+    live = analyse(to_frame(rows), models, Settings(domain="medical")).evidence
+    assert {c.task for c in live.comparisons} == {"qa"}
+    assert any(n.startswith("meta: a check of the judges") for n in live.notes)
+    settings = Settings.of(live)
+    assert settings.judge_checks == ("meta",)
+
+    merged_rows = [replace(r, extra={}) for r in rows]  # a merge of shards keeps no ballots
+    merged = analyse(to_frame(merged_rows), models, settings).evidence
+    assert {c.task for c in merged.comparisons} == {"qa"}
+    assert "meta: a check of the judges, not of the models" in " ".join(merged.notes)
+    assert Settings.of(merged).judge_checks == ("meta",)
+    assert merged.verdict == live.verdict
+
+
 # --- a run: two judges against the physicians -------------------------------------------
 
 _GRADED = re.compile(r"# Response to grade\n(.*?)\n\n# Rubric criterion[^\n]*\n(.*?)\n\n", re.S)

@@ -33,7 +33,7 @@ nothing here knows MLflow, backends or the saved documents' layout.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -57,7 +57,14 @@ from genspec.evidence import (
 )
 from genspec.fairness import MIXED
 from genspec.formats import ci_text, level, p_phrase, pct, pp
-from genspec.grading.summary import DEFAULT_FLOOR, PanelSummary, hold_to_panel, panel_summaries
+from genspec.grading.summary import (
+    DEFAULT_FLOOR,
+    JUDGE_CHECK,
+    PanelSummary,
+    hold_to_panel,
+    judge_checks_in,
+    panel_summaries,
+)
 from genspec.inference import Paired
 from genspec.stats.intervals import score_interval
 from genspec.stats.multiple import CORRECTIONS, Correction
@@ -101,6 +108,9 @@ class Settings:
     size_matched: bool = False  # a specialist with ``matched:`` meets that generalist
     # a judge panel's Krippendorff alpha below this makes its task inconclusive
     agreement_floor: float = DEFAULT_FLOOR
+    # tasks that check the judges, never compared: found from the rows' ballots, or (for
+    # rows that keep none, such as a merge of shards) from the verdict's notes
+    judge_checks: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, evidence: DomainEvidence) -> Settings:
@@ -116,6 +126,7 @@ class Settings:
             margin=MARGIN if evidence.margin is None else evidence.margin,
             plan_sha256=evidence.plan_sha256,
             scoring=MIXED if MIXED_NOTE in evidence.notes else "",
+            judge_checks=judge_checks_in(evidence.notes),
         )
 
 
@@ -142,9 +153,9 @@ def analyse(
     would only be the judges' noise (:mod:`genspec.grading.summary`).
     """
     panels = tuple(panel_summaries(frame, settings.agreement_floor))
-    checks = [p.task for p in panels if p.checks_judges]
+    checks = {p.task for p in panels if p.checks_judges} | set(settings.judge_checks)
     evidence = compare(
-        frame[~frame["task"].isin(checks)] if checks else frame,
+        frame[~frame["task"].isin(list(checks))] if checks else frame,
         models,
         alpha=settings.alpha,
         correction=settings.correction,
@@ -158,10 +169,15 @@ def analyse(
         scoring=settings.scoring,
         size_matched=settings.size_matched,
     )
+    evidence = hold_to_panel(evidence, panels)
+    unseen = sorted(checks - {p.task for p in panels})  # no ballots: named, not measured
+    if unseen:
+        notes = tuple(f"{task}: {JUDGE_CHECK}." for task in unseen)
+        evidence = replace(evidence, notes=(*evidence.notes, *notes))
     return Analysis(
         summaries=tuple(summarize(frame)),
         categories=tuple(summarize_by_category(frame, by_category)),
-        evidence=hold_to_panel(evidence, panels),
+        evidence=evidence,
         panels=panels,
     )
 

@@ -93,6 +93,13 @@ class PanelSummary:
         return f"{text}, at or above the floor {self.floor:g}{against}."
 
 
+def judge_checks_in(notes: Sequence[str]) -> tuple[str, ...]:
+    """The tasks a verdict's notes name as checks of the judges (:meth:`PanelSummary.line`),
+    for an analysis of rows that keep no ballots (a merge of shards) to leave them out too."""
+    marker = f": {JUDGE_CHECK}"
+    return tuple(note.split(marker, 1)[0] for note in notes if marker in note)
+
+
 def human_text(human: HumanAgreement) -> str:
     """A judge against the human grades: accuracy, Cohen's kappa and how many grades."""
     return f"accuracy {human.accuracy:.2f}, Cohen's kappa {_num(human.kappa)} (n={human.n})"
