@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from genspec.grading.tasks import conversation, rubric_fields, rubric_task, tag
 from genspec.toolkit import HubSource, Task, formatted, free_text_task
-from genspec_medical import medcalc
+from genspec_medical import healthbench_meta, medcalc
 
 NOTE_INSTRUCTION = (
     "The following is a conversation between a doctor and a patient. Write the requested "
@@ -94,4 +94,5 @@ def graded_tasks() -> list[Task]:
             "HealthBench hard: the conversations models score worst on, graded by "
             "rubric (judge panel).",
         ),
+        healthbench_meta.task(),  # a check of the judges against physicians' grades
     ]
