@@ -17,23 +17,22 @@ from genspec.toolkit import (
     RowError,
     Task,
     classification_task,
-    concat,
     const,
     corpus_hook,
     domain_hook,
     first_of,
     formatted,
-    joined,
     label_fields,
     numeric_fields,
     numeric_task,
     perturbations_hook,
     rosters_hook,
-    table,
 )
 from genspec.toolkit.suites import mmlu_task, parquet_export
 from genspec_finance import wording
+from genspec_finance.convfinqa import convfinqa_task
 from genspec_finance.graded import graded_tasks
+from genspec_finance.reports import report_page
 
 DOMAIN = "finance"
 SENTIMENT = ("negative", "neutral", "positive")
@@ -116,9 +115,7 @@ def genspec_tasks() -> list[Task]:
                 # "answer" is "" in some FinQA rows; "final_result" is the executed program's
                 # result then. Comparison items ("greater") have "yes"/"no" as their answer.
                 answer=first_of("answer", "final_result"),
-                context=concat(
-                    joined("pre_text", sep=" "), table("table"), joined("post_text", sep=" ")
-                ),
+                context=report_page,
             ),
         ),
         mmlu_task(
@@ -128,6 +125,7 @@ def genspec_tasks() -> list[Task]:
             subject="finance and economics",
         ),
         *graded_tasks(),
+        convfinqa_task(),
     ]
 
 
