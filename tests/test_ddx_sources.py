@@ -324,6 +324,13 @@ def test_rarebench_hub_rows_decoded_then_read_as_local_file(tmp_path: Path) -> N
         load_task_data(task("rarebench"), DataConfig(source="local", dir=str(tmp_path)))
 
 
+def test_rarebench_phenotype_codes_name_the_phenotype_table(tmp_path: Path) -> None:
+    row = {"Phenotype": ["HP:0001166"], "RareDisease": ["Marfan syndrome"], "dataset": "MME"}
+    jsonl(tmp_path / "rarebench.jsonl", [row])
+    with pytest.raises(DataError, match=r"line 1: .*mapping/phenotype_mapping\.json"):
+        load_task_data(task("rarebench"), DataConfig(source="local", dir=str(tmp_path)))
+
+
 def test_rarebench_without_a_local_file_names_its_fields(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="Phenotype \\(list of phenotype names\\)"):
         load_task_data(task("rarebench"), DataConfig(source="local", dir=str(tmp_path)))
@@ -365,3 +372,14 @@ def test_keep_row_is_a_yaml_task_keyword(tmp_path: Path) -> None:
     )
     data = load_task_data(declared, DataConfig(source="local", dir=str(tmp_path)))
     assert [ex.id for ex in data.test] == ["2"]  # line 2: the management question
+
+
+def test_validate_checks_only_the_rows_the_task_keeps(tmp_path: Path) -> None:
+    """``genspec validate`` reads a subset task's file as the loader does: a question of
+    another kind is not an item of it."""
+    from genspec.validate import check_task
+
+    rows = [medqa_row(0, "t", OTHER), medqa_row(1, "t", MANAGEMENT), medqa_row(2, "t", OTHER)]
+    jsonl(tmp_path / "medqa_next_step.jsonl", rows)
+    checked = check_task(task("medqa_next_step"), DataConfig(source="local", dir=str(tmp_path)))
+    assert [ex.id for ex in checked.test] == ["t-00001"] and not checked.errors
