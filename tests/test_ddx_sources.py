@@ -383,3 +383,58 @@ def test_validate_checks_only_the_rows_the_task_keeps(tmp_path: Path) -> None:
     jsonl(tmp_path / "medqa_next_step.jsonl", rows)
     checked = check_task(task("medqa_next_step"), DataConfig(source="local", dir=str(tmp_path)))
     assert [ex.id for ex in checked.test] == ["t-00001"] and not checked.errors
+
+
+# --- a run: the seed's three scores side by side with ddx's own --------------------
+
+
+def seed_policy(body: dict) -> str:
+    """A model that writes the answer forms the tasks ask for."""
+    prompt = body["messages"][-1]["content"]
+    if "You are grading" in prompt:  # the judge: the listed step is the gold
+        return '{"rank": 1, "rationale": "The same management."}'
+    if "no options are given" in prompt:
+        return "Next step: give alteplase"
+    return "1. Gastroesophageal reflux disease\n2. Marfan syndrome\n3. Pneumonia"
+
+
+def test_a_run_reports_diagnosis_treatment_and_rare_disease_in_ddx_categories(
+    workdir: Path,
+) -> None:
+    from conftest import write_roster
+    from genspec import engine
+    from genspec.analysis import summarize_by_category
+    from genspec.config.compose import compose
+    from genspec.fake_api import FakeOpenAIServer
+    from genspec.results import to_frame
+
+    names = ["ddx", "ddxplus", "medqa_next_step", "rarebench"]
+    with FakeOpenAIServer(policy=seed_policy) as server:
+        port = server.url.rsplit(":", 1)[1].split("/")[0]
+        model = {
+            "name": "served",
+            "id": f"openai/seed-{port}",  # one id per server (the backend pool keys on it)
+            "role": "generalist",
+            "backend": "litellm",
+            "params": {"api_base": server.url},
+        }
+        conf = write_roster(workdir / "conf", "served", [model])
+        overrides = ["domain=medical", "roster=served", f"tasks=[{','.join(names)}]"]
+        judged = [*overrides, "judge.id=openai/judge", f"+judge.params.api_base={server.url}"]
+        result = engine.run(compose(judged, str(conf))[0])
+    frame = to_frame(result.rows)
+    summaries = {(s.task, s.category): s for s in summarize_by_category(frame, names)}
+    assert set(summaries) == {
+        *(("ddx", c) for c in ddx.CATEGORIES),
+        ("ddxplus", "diagnostic"),
+        ("medqa_next_step", "treatment"),
+        ("rarebench", "rare_disease"),
+    }
+    diagnosis = summaries["ddxplus", "diagnostic"]
+    assert diagnosis.metrics["top1"] == pytest.approx(0.1)  # the one GERD case of ten
+    assert set(diagnosis.metrics) == {"top1", "top5"}
+    treatment = summaries["medqa_next_step", "treatment"]
+    assert set(treatment.metrics) == {"next_step"}
+    assert treatment.score == pytest.approx(0.1)  # the judge settles the alteplase case
+    rare = summaries["rarebench", "rare_disease"]
+    assert rare.metrics["top5"] == pytest.approx(0.1)  # Marfan syndrome, second listed
