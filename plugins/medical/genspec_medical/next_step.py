@@ -23,6 +23,7 @@ from genspec.toolkit import (
     Task,
     choice_fields,
     free_text_task,
+    labelled,
     near_miss,
     optional,
     rank_judge,
@@ -107,7 +108,7 @@ def to_example(row: Mapping[str, Any], row_number: int) -> Example:
 
 def judgement_at(text: str, _example: Example, rank: int | None) -> Judgement:
     """The judgement when the answer names the gold step (``rank`` 1) or does not."""
-    written = ddx.next_step_named(text, ())[1]
+    written = labelled(text, ddx.NEXT_STEP)
     shown = written if written is not None else " ".join(text.split())[:120]
     named = float(rank == 1)
     return Judgement(
