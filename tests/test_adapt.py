@@ -564,3 +564,15 @@ def test_smollm2_with_a_two_step_adapter_answers_differently_from_its_base(
     # two small steps move the scores; they do not wreck the model
     for old, new in zip(before, after, strict=True):
         assert new == pytest.approx(old, abs=5.0)
+
+
+def test_a_second_job_publishing_the_same_adapter_keeps_the_first(tmp_path: Path) -> None:
+    """Two runs training one adapter at once: the second finds the first's folder in
+    place (an adapter has adapter_config.json, no config.json) and keeps it, quietly."""
+    target = tmp_path / "adapters" / "lora-x"
+    with train.staged(target) as staging:
+        (staging / "adapter_config.json").write_text('{"first": true}')
+    with train.staged(target) as staging:
+        (staging / "adapter_config.json").write_text('{"first": false}')
+    assert json.loads((target / "adapter_config.json").read_text()) == {"first": True}
+    assert [p.name for p in target.parent.iterdir()] == ["lora-x"]  # no staging left

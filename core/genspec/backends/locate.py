@@ -204,9 +204,14 @@ def _plain_config(config: Any) -> Any:
 
 
 def _publish(staging: Path, target: Path) -> None:
-    """Move a finished folder into place; if another process got there first, keep theirs."""
+    """Move a finished folder into place; if another process got there first, keep theirs.
+
+    Every model and adapter folder is published this way, whole, by one rename, so a
+    non-empty ``target`` is a finished one (a LoRA adapter's has no ``config.json``, only
+    ``adapter_config.json``: the folder's presence is the test, not a file in it).
+    """
     try:
         staging.rename(target)
     except OSError:
-        if not (target / "config.json").is_file():
+        if not (target.is_dir() and any(target.iterdir())):
             raise
