@@ -15,7 +15,6 @@ from genspec.toolkit import (
     classification_task,
     corpus_hook,
     domain_hook,
-    free_text_task,
     joined,
     label_fields,
     multiple_choice_task,
@@ -126,20 +125,13 @@ def genspec_tasks() -> list[Task]:
                 keep=("explanation", "link"),
             ),
         ),
-        free_text_task(
+        ddx.differential_task(
             name="ddx",
             description=(
                 "Differential diagnosis: top-5 diagnoses (and next step) for clinical cases."
             ),
             subject="internal and emergency medicine",
-            instruction=ddx.INSTRUCTION,
-            answer_form=ddx.ANSWER_FORM,
-            answer_tokens=ddx.ANSWER_TOKENS,
             fields=ddx.FIELDS,
-            scorer=ddx.score,
-            metric=ddx.METRIC,
-            judge=ddx.JUDGE,
-            report_by_category=True,
         ),
         *ddx_sources.tasks(),  # ddx at scale: DDXPlus, MedQA next steps, RareBench
         *graded_tasks(),

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genspec.toolkit import (
     Example,
     Judgement,
+    Task,
     free_text_fields,
+    free_text_task,
     labelled,
     match_rank,
     names,
@@ -30,6 +32,11 @@ from genspec.toolkit import (
     parse_ranked,
     rank_judge,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from genspec.toolkit.tasks import Declared
 
 TOP_K = 5
 NEXT_STEP = "Next step"
@@ -113,3 +120,18 @@ def score(text: str, example: Example) -> Judgement:
 
 
 JUDGE = rank_judge("diagnosis", "diagnosis", judgement_at, limit=TOP_K, skip=(NEXT_STEP,))
+
+
+def differential_task(**declared: Unpack[Declared]) -> Task:
+    """A task posed and scored as ddx is: a ranked differential (and next step), its
+    rules, the judge for near misses, and scores per category. ``ddx`` and the
+    real-data tasks (DDXPlus, RareBench) differ only in their data."""
+    return free_text_task(
+        instruction=INSTRUCTION,
+        answer_form=ANSWER_FORM,
+        answer_tokens=ANSWER_TOKENS,
+        scorer=score,
+        metric=METRIC,
+        judge=JUDGE,
+        **{"report_by_category": True, **declared},
+    )

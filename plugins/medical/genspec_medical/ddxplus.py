@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from genspec.task import Example
-from genspec.toolkit import HubSource, Task, const, free_text_fields, free_text_task
+from genspec.toolkit import HubSource, Task, const, free_text_fields
 from genspec_medical import ddx
 
 HUB = HubSource(
@@ -109,7 +109,7 @@ def to_example(row: Mapping[str, Any], row_number: int) -> Example:
 
 def task() -> Task:
     """The ``ddxplus`` task: DDXPlus's common conditions, ddx's diagnosis score."""
-    return free_text_task(
+    return ddx.differential_task(
         name="ddxplus",
         description=(
             "DDXPlus (StreamBench's English profiles): top-5 differential of 49 common "
@@ -117,13 +117,6 @@ def task() -> Task:
         ),
         subject="primary care and emergency medicine",
         hub=HUB,
-        instruction=ddx.INSTRUCTION,
-        answer_form=ddx.ANSWER_FORM,
-        answer_tokens=ddx.ANSWER_TOKENS,
         fields=to_example,
-        scorer=ddx.score,
-        metric=ddx.METRIC,
-        judge=ddx.JUDGE,
-        report_by_category=True,
         by_default=False,  # named runs only: the default medical run stays as it was
     )

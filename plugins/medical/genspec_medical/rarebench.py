@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from genspec.task import Example
-from genspec.toolkit import RowError, Task, const, free_text_fields, free_text_task
+from genspec.toolkit import RowError, Task, const, free_text_fields
 from genspec_medical import ddx
 
 PHENOTYPE, DISEASE, DEPARTMENT, DATASET = "Phenotype", "RareDisease", "Department", "dataset"
@@ -114,21 +114,14 @@ def decode(
 def task() -> Task:
     """The ``rarebench`` task: rare-disease cases, ddx's rare-disease score. No hub
     source (see the module docstring): ``data=local`` names the fields it needs."""
-    declared = free_text_task(
+    declared = ddx.differential_task(
         name="rarebench",
         description=(
             "RareBench (local file, codes decoded): top-5 differential of published "
             "rare-disease cases from their HPO phenotypes; ddx's rare-disease score."
         ),
         subject="rare diseases and clinical genetics",
-        instruction=ddx.INSTRUCTION,
-        answer_form=ddx.ANSWER_FORM,
-        answer_tokens=ddx.ANSWER_TOKENS,
         fields=to_example,
-        scorer=ddx.score,
-        metric=ddx.METRIC,
-        judge=ddx.JUDGE,
-        report_by_category=True,
         by_default=False,  # named runs only: the default medical run stays as it was
     )
     return replace(declared, local_schema=LOCAL_SCHEMA)
