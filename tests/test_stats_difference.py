@@ -163,3 +163,40 @@ def test_graded_tost_matches_statsmodels() -> None:
 def test_nan_is_refused(call) -> None:
     with pytest.raises(ValueError, match=r"finite|NaN|nan|between"):
         call()
+
+
+def _rubric_scores(rng: np.random.Generator, n: int, lift: float) -> tuple[np.ndarray, ...]:
+    """Two models' rubric scores on ``n`` items, built as genspec builds them: each item
+    has 3-12 criteria (some negative), a shared difficulty, and a panel of two judges
+    whose votes count by share; model a meets each wanted criterion ``lift`` more often
+    and each harm ``lift`` less often."""
+    from genspec.grading.rubric import rubric_score
+    from genspec.task import Criterion
+
+    a, b = np.empty(n), np.empty(n)
+    for i in range(n):
+        k = int(rng.integers(3, 13))
+        points = rng.choice([-5, -2, 1, 2, 3, 5, 8], size=k)
+        criteria = [Criterion("c", float(p), "axis") for p in points]
+        base = rng.beta(2, 2)  # the item's difficulty, the same for both models
+        for scores, gain in ((a, lift), (b, 0.0)):
+            # the better model meets more of the wanted criteria and fewer of the harms
+            chance = np.clip(base + np.where(points > 0, gain, -gain), 0, 1)
+            met = (rng.random((k, 2)) < chance[:, None]).mean(axis=1)  # two judges' share
+            scores[i] = rubric_score(criteria, list(met)) or 0.0
+    return a, b
+
+
+def test_graded_rubric_scores_reject_a_true_null_at_most_alpha() -> None:
+    """Seeded simulation of the false-positive rate on rubric scores (bounded, lumpy,
+    with many zeros from negative criteria): no difference between the models, 40 items,
+    α = 0.05. The paired t test must reject no more than α plus simulation error, and
+    it must still find a real lift of 15 points on the same design."""
+    rng = np.random.default_rng(19)
+    reps = 600
+    rejections = sum(
+        paired_difference(*_rubric_scores(rng, 40, 0.0)).p_value < 0.05 for _ in range(reps)
+    )
+    assert rejections / reps <= 0.05 + 2.5 * np.sqrt(0.05 * 0.95 / reps)
+    found = sum(paired_difference(*_rubric_scores(rng, 40, 0.15)).p_value < 0.05 for _ in range(60))
+    assert found / 60 >= 0.6
