@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from genspec.grading.panel import GIVEN_ANSWER
+from genspec.grading.reference import ROUGE_L, rouge_l
 from genspec.grading.rubric import criteria_from, one_criterion, reference_rubric
 from genspec.task import Criterion, Example, Judgement, Task, TaskKind
 from genspec.toolkit.fields import FieldRef, RowError, _read, _Shared, _text
@@ -145,10 +146,15 @@ def rubric_fields(
     return to_example
 
 
-def awaiting_panel(text: str, _example: Example) -> Judgement:
-    """The scorer of a rubric task: nothing is scored until the panel grades the answer."""
+def awaiting_panel(text: str, example: Example) -> Judgement:
+    """The scorer of a rubric task: nothing is scored until the panel grades the answer.
+    An item with a reference answer gets its ROUGE-L now, the judge-free number kept
+    beside the panel's grade (:mod:`genspec.grading.reference`)."""
     preview = " ".join(text.split())[:PREVIEW]
-    return Judgement(prediction=preview, correct=0.0, invalid=not preview, undecided=True)
+    metrics = {ROUGE_L: rouge_l(text, example.target)} if example.target.strip() else {}
+    return Judgement(
+        prediction=preview, correct=0.0, invalid=not preview, undecided=True, metrics=metrics
+    )
 
 
 def rubric_task(
