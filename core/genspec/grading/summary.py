@@ -21,6 +21,8 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from genspec.backends.locate import PKG_PREFIX
+from genspec.config.schema import ModelSpec
 from genspec.evidence import GENERALIST_VS_SPECIALIST, POOLED, DomainEvidence
 from genspec.grading.agreement import HumanAgreement, human_agreement, krippendorff_alpha
 from genspec.grading.panel import PANEL_NOTE, Ballot
@@ -209,6 +211,19 @@ def hold_to_panel(evidence: DomainEvidence, summaries: Sequence[PanelSummary]) -
         comparisons=comparisons,
         pooled=pooled,
         notes=(*evidence.notes, *notes),
+    )
+
+
+def bundled_judges_note(panel: Sequence[ModelSpec]) -> str | None:
+    """Said plainly in the verdict: a judge that is a model bundled with genspec (``pkg:``,
+    a tiny local model) makes the grading a check of the pipeline, not a grade."""
+    bundled = [judge.name for judge in panel if (judge.id or "").startswith(PKG_PREFIX)]
+    if not bundled:
+        return None
+    return (
+        f"Judge(s) {', '.join(bundled)}: a tiny model bundled with genspec. Its grades check "
+        "that the grading pipeline runs; they are not a grader's, and the rubric scores "
+        "are no evidence about the models."
     )
 
 
