@@ -207,6 +207,28 @@ def test_a_new_tasks_prediction_interval_stays_within_the_possible_differences()
     assert spread.prediction_low == -1.0 and spread.prediction_high == 1.0
 
 
+def test_two_tasks_intervals_stay_within_the_possible_differences_and_keep_their_test() -> None:
+    """Two tasks that disagree: t with one degree of freedom gives an equal-weight interval
+    of about ±250 points; it is cut to [−1, 1], and the p-value (the test) is untouched."""
+    from genspec.inference import paired, task_estimate
+    from genspec.stats.meta import equal_weight
+
+    right, wrong = np.array([1.0, 1.0, 0.0, 1.0]), np.array([0.0, 0.0, 1.0, 0.0])
+    tasks = [
+        paired(a, b, alpha=0.05, margin=0.03, power_alpha=0.05, with_power=False)
+        for a, b in ((right, wrong), (right, right))
+    ]
+    estimate = task_estimate(tasks, 0, alpha=0.05)
+    raw = equal_weight(
+        [t.result.difference for t in tasks], [t.standard_error for t in tasks], confidence=0.95
+    )
+    assert raw.ci_low < -1 and raw.ci_high > 1  # what t_1 gives before the cut
+    for pooled in (estimate.equal_weight, estimate.random_effects.pooled):
+        assert (pooled.ci_low, pooled.ci_high) == (-1.0, 1.0)
+    assert estimate.equal_weight.p_value == raw.p_value
+    assert estimate.equal_weight.estimate == raw.estimate
+
+
 def test_a_graded_mde_beyond_the_score_range_is_no_mde() -> None:
     """Scores lie in [0, 1]: at n = 2 with a wide spread the t-test's MDE is over one
     point of score, which no pair of models can differ by, so none is given; at n = 40

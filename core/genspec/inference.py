@@ -33,7 +33,7 @@ from genspec.stats.cluster import cluster_bootstrap
 from genspec.stats.difference import Equivalence, equivalence, paired_difference
 from genspec.stats.exact_power import binary_mde, binary_n_for_effect, t_mde, t_n_for_effect
 from genspec.stats.graded import PAIRED_T
-from genspec.stats.meta import equal_weight, random_effects
+from genspec.stats.meta import Pooled, equal_weight, random_effects
 from genspec.stats.multiple import Correction, adjust
 from genspec.stats.overlap import first_occurrences
 from genspec.stats.paired import PairedResult
@@ -191,13 +191,21 @@ def deduplicate(
     return Deduplicated(kept, {task: overlap.dropped.get(task, 0) for task in pairs}, keep)
 
 
+def _in_range(pooled: Pooled) -> Pooled:
+    """The interval cut to [−1, 1]: a difference of two scores in [0, 1] lies there, so
+    the cut loses no coverage, and t with one or two degrees of freedom (two or three
+    tasks) otherwise reports hundreds of points. The test and its p-value are unchanged."""
+    return replace(pooled, ci_low=max(-1.0, pooled.ci_low), ci_high=min(1.0, pooled.ci_high))
+
+
 def task_estimate(per_task: Sequence[Paired], repeated: int, *, alpha: float) -> TaskEstimate:
-    """Equal-weight and random-effects pooling of the tasks' differences at 1 − α."""
+    """Equal-weight and random-effects pooling of the tasks' differences at 1 − α, their
+    intervals (and a new task's prediction interval) within the range a difference can take."""
     effects = [p.result.difference for p in per_task]
     errors = [p.standard_error for p in per_task]
     spread = random_effects(effects, errors, confidence=1 - alpha)
+    spread = replace(spread, pooled=_in_range(spread.pooled), fixed=_in_range(spread.fixed))
     if spread.prediction_low is not None and spread.prediction_high is not None:
-        # a difference of two scores in [0, 1] lies in [−1, 1]: so does a new task's
         spread = replace(
             spread,
             prediction_low=max(-1.0, spread.prediction_low),
@@ -205,7 +213,7 @@ def task_estimate(per_task: Sequence[Paired], repeated: int, *, alpha: float) ->
         )
     return TaskEstimate(
         k=len(per_task),
-        equal_weight=equal_weight(effects, errors, confidence=1 - alpha),
+        equal_weight=_in_range(equal_weight(effects, errors, confidence=1 - alpha)),
         random_effects=spread,
         repeated=repeated,
     )
