@@ -369,6 +369,8 @@ def test_each_judge_is_held_against_the_physicians_and_the_models_are_not_compar
         assert f"against human grades: {line}" in text  # the panel report
     assert "healthbench_meta: a check of the judges, not of the models" in text
     assert "no generalist–specialist comparison could be made" in text.lower()
+    # no per-model score: every model's row would be the panel's grade of the same answer
+    assert "Results · medical: no model is scored by the tasks of this run." in text
 
     saved = CliRunner().invoke(cli, ["report", "--format", "json"])
     assert saved.exit_code == 0, saved.output
@@ -409,6 +411,9 @@ def test_beside_a_compared_task_the_check_of_the_judges_stays_out_of_the_compari
     conversations = {row["prompt"][0]["content"] for row in sample_rows()}
     assert asked and not [a for a in asked if any(json.dumps(c)[1:-1] in a for c in conversations)]
     assert all("healthbench_meta" not in c["task"] for c in domain["pooled"])
+    # the results table scores the models on medqa only
+    results = [line for line in result.output.splitlines() if line.startswith("healthbench_meta")]
+    assert not results and any(line.startswith("medqa ") for line in result.output.splitlines())
 
 
 def _by_a_model(body: dict[str, Any] | None) -> bool:

@@ -149,13 +149,16 @@ def analyse(
     """Summaries, per-category summaries of ``by_category`` tasks, comparisons, verdict.
 
     A task that checks the judges (the panel graded the data's own answers, the same
-    for every model) is summarised but not compared: a difference between models there
-    would only be the judges' noise (:mod:`genspec.grading.summary`).
+    for every model) is neither summarised per model nor compared: its numbers are the
+    judges', reported by their panel (:mod:`genspec.grading.summary`).
     """
     panels = tuple(panel_summaries(frame, settings.agreement_floor))
     checks = {p.task for p in panels if p.checks_judges} | set(settings.judge_checks)
+    # every model's row of a check of the judges holds the panel's grade of the same given
+    # answer: no model's score, so no per-model summary either (the panel reports it)
+    models_rows = frame[~frame["task"].isin(list(checks))] if checks else frame
     evidence = compare(
-        frame[~frame["task"].isin(list(checks))] if checks else frame,
+        models_rows,
         models,
         alpha=settings.alpha,
         correction=settings.correction,
@@ -175,8 +178,8 @@ def analyse(
         notes = tuple(f"{task}: {JUDGE_CHECK}." for task in unseen)
         evidence = replace(evidence, notes=(*evidence.notes, *notes))
     return Analysis(
-        summaries=tuple(summarize(frame)),
-        categories=tuple(summarize_by_category(frame, by_category)),
+        summaries=tuple(summarize(models_rows)),
+        categories=tuple(summarize_by_category(models_rows, by_category)),
         evidence=evidence,
         panels=panels,
     )

@@ -112,7 +112,10 @@ def run_domain(
         analysis = replace(analysis, evidence=with_axes(analysis.evidence, axes))
     summaries, categories, evidence = analysis.summaries, analysis.categories, analysis.evidence
     chance = chance_levels(result.tasks)
-    console.print(results_table(summaries, f"Results · {config.domain}", chance))
+    if summaries:
+        console.print(results_table(summaries, f"Results · {config.domain}", chance))
+    else:  # only checks of the judges ran: their numbers are the panel's, below
+        console.print(f"Results · {config.domain}: no model is scored by the tasks of this run.")
     for line in failed_calls(frame):
         warning_line(line)
     for task in by_category:
