@@ -380,6 +380,18 @@ def test_each_judge_is_held_against_the_physicians_and_the_models_are_not_compar
     assert f"judge judge-b accuracy {b[0]:.2f}, Cohen's kappa {b[1]:.2f} (n={b[2]})" in notes
     table = " ".join(CliRunner().invoke(cli, ["report"]).output.split())
     assert f"judge judge-a accuracy {a[0]:.2f}, Cohen's kappa {a[1]:.2f} (n={a[2]})" in table
+    # and as the parent run's MLflow metrics, to compare runs on in the UI
+    from mlflow.tracking import MlflowClient
+
+    store = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
+    experiment = store.get_experiment_by_name("genspec-medical")
+    runs = store.search_runs([experiment.experiment_id])
+    logged = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags).data.metrics
+    for name, (accuracy, kappa, _) in (("judge-a", a), ("judge-b", b)):
+        assert logged[f"panel.healthbench_meta.judge.{name}.human_accuracy"] == pytest.approx(
+            accuracy
+        )
+        assert logged[f"panel.healthbench_meta.judge.{name}.human_kappa"] == pytest.approx(kappa)
 
 
 def test_beside_a_compared_task_the_check_of_the_judges_stays_out_of_the_comparison(

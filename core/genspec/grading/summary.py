@@ -214,6 +214,25 @@ def hold_to_panel(evidence: DomainEvidence, summaries: Sequence[PanelSummary]) -
     )
 
 
+def panel_metrics(panels: Sequence[PanelSummary]) -> dict[str, float]:
+    """The panels' numbers as the parent run's MLflow metrics, so runs can be compared
+    on them in the UI: ``panel.<task>.alpha`` (and ``.alpha.<criterion type>``), and per
+    judge ``.judge.<name>.cost_usd``, ``.human_accuracy`` and ``.human_kappa`` where the
+    data has human grades. Undefined values (alpha with no variation) are left out."""
+    metrics: dict[str, float | None] = {}
+    for panel in panels:
+        head = f"panel.{panel.task}"
+        metrics[f"{head}.alpha"] = panel.alpha
+        metrics.update({f"{head}.alpha.{kind}": alpha for kind, alpha in panel.by_kind})
+        for judge in panel.judges:
+            key = f"{head}.judge.{judge.name}"
+            metrics[f"{key}.cost_usd"] = judge.cost_usd
+            if judge.human is not None:
+                metrics[f"{key}.human_accuracy"] = judge.human.accuracy
+                metrics[f"{key}.human_kappa"] = judge.human.kappa
+    return {key: float(value) for key, value in metrics.items() if value is not None}
+
+
 def bundled_judges_note(panel: Sequence[ModelSpec]) -> str | None:
     """Said plainly in the verdict: a judge that is a model bundled with genspec (``pkg:``,
     a tiny local model) makes the grading a check of the pipeline, not a grade."""

@@ -21,6 +21,7 @@ from genspec import __version__
 from genspec.axes.report import model_metrics
 from genspec.config.schema import ModelSpec, RunConfig, TrackingConfig
 from genspec.documents import ModelEntry, RunDocuments, TaskEntry
+from genspec.grading.summary import panel_metrics, panel_summaries
 from genspec.rendering import domain_markdown
 from genspec.results import ExampleResult, model_costs, to_frame
 from genspec.secrets import redact
@@ -251,6 +252,9 @@ def log_domain_run(
         for plot in plots:
             mlflow.log_artifact(str(plot), artifact_path="plots")
         ui.log_parent(mlflow, evidence, results.tasks, logged, config.tracking, facts)
+        panels = panel_summaries(frame, config.agreement_floor)  # from the rows' ballots
+        if graded := panel_metrics(panels):
+            mlflow.log_metrics({_metric_key(key): value for key, value in graded.items()})
         entries = {m.name: m for m in results.models}
         for model in models:
             model_rows = frame[frame["model"] == model.name]
