@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -38,6 +39,18 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GENSPEC_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path
+
+
+def parent_run(workdir: Path, domain: str) -> tuple[Any, Any]:
+    """The one parent run of ``genspec-<domain>`` in the test's MLflow store and its client
+    (MlflowClient, Run): a test reads the run's metrics or downloads its artifacts."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(f"genspec-{domain}")
+    runs = client.search_runs([experiment.experiment_id])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    return client, parent
 
 
 def write_roster(directory: Path, name: str, models: list[dict], **extra: object) -> Path:

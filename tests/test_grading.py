@@ -27,7 +27,7 @@ from genspec.grading.rubric import criteria_from, reference_rubric, rubric_score
 from genspec.grading.summary import panel_summaries
 from genspec.task import Criterion
 from genspec.toolkit.fields import RowError
-from tests.conftest import write_roster
+from tests.conftest import parent_run, write_roster
 
 TASK = "tasks=[healthbench_hard]"
 LIMIT = "limit=3"  # of the bundled healthbench_hard sample's five items: runs stay short
@@ -201,13 +201,7 @@ def test_two_judges_that_disagree_are_flagged_and_a_rerun_calls_no_judge(
         prompt = body["messages"][-1]["content"]
         assert not any(w in prompt for w in ("fake-", "generalist", "specialist", "base model"))
     # the panel's numbers are the parent run's MLflow metrics, equal to the reported ones
-    from mlflow.tracking import MlflowClient
-
-    store = MlflowClient(tracking_uri="sqlite:///mlflow.db")
-    (experiment,) = [e for e in store.search_experiments() if e.name == "genspec-medical"]
-    runs = store.search_runs([experiment.experiment_id])
-    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
-    logged = parent.data.metrics
+    logged = parent_run(Path.cwd(), "medical")[1].data.metrics
     reported = float(text.split("Krippendorff's alpha ")[1].split()[0])
     assert logged["panel.healthbench_hard.alpha"] == pytest.approx(reported, abs=0.005)
     assert logged["panel.healthbench_hard.judge.gpt-4o-mini.cost_usd"] > 0

@@ -33,7 +33,7 @@ from genspec.plugins import registry
 from genspec.task import Task
 from genspec.toolkit.fields import RowError
 from genspec_medical import healthbench_meta
-from tests.conftest import write_roster
+from tests.conftest import parent_run, write_roster
 
 SAMPLE = Path(healthbench_meta.__file__).parent / "data" / "healthbench_meta" / "test.jsonl"
 CONSENSUS_FILE = "consensus_2025-05-09-20-00-46.jsonl"
@@ -381,12 +381,7 @@ def test_each_judge_is_held_against_the_physicians_and_the_models_are_not_compar
     table = " ".join(CliRunner().invoke(cli, ["report"]).output.split())
     assert f"judge judge-a accuracy {a[0]:.2f}, Cohen's kappa {a[1]:.2f} (n={a[2]})" in table
     # and as the parent run's MLflow metrics, to compare runs on in the UI
-    from mlflow.tracking import MlflowClient
-
-    store = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
-    experiment = store.get_experiment_by_name("genspec-medical")
-    runs = store.search_runs([experiment.experiment_id])
-    logged = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags).data.metrics
+    logged = parent_run(workdir, "medical")[1].data.metrics
     for name, (accuracy, kappa, _) in (("judge-a", a), ("judge-b", b)):
         assert logged[f"panel.healthbench_meta.judge.{name}.human_accuracy"] == pytest.approx(
             accuracy

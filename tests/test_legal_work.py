@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from conftest import parent_run
 from genspec.cli import cli
 from genspec.config.schema import DataConfig
 from genspec.data import load_task_data
@@ -280,15 +281,7 @@ def _knowing_generalist(body: dict[str, Any]) -> str:
 
 
 def _results(workdir: Path) -> list[dict[str, Any]]:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
-    (experiment,) = [e for e in client.search_experiments() if e.name == "genspec-legal"]
-    (parent,) = [
-        r
-        for r in client.search_runs([experiment.experiment_id])
-        if "mlflow.parentRunId" not in r.data.tags
-    ]
+    client, parent = parent_run(workdir, "legal")
     local = client.download_artifacts(parent.info.run_id, "results.json", str(workdir / "art"))
     return json.loads(Path(local).read_text())["results"]
 

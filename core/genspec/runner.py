@@ -149,6 +149,7 @@ def run_domain(
             facts=_run_facts(result),
             shots={p.task.name: engine.shots_used(p, result.models, config) for p in result.tasks},
             splits=engine.split_record(result.tasks, config.tracking.examples == "full"),
+            panels=analysis.panels,
         )
     if delivery.run_id is None:
         failed = "could not be written" if sqlite_path(uri) else "could not be reached"

@@ -21,7 +21,7 @@ from genspec import __version__
 from genspec.axes.report import model_metrics
 from genspec.config.schema import ModelSpec, RunConfig, TrackingConfig
 from genspec.documents import ModelEntry, RunDocuments, TaskEntry
-from genspec.grading.summary import panel_metrics, panel_summaries
+from genspec.grading.summary import PanelSummary, panel_metrics
 from genspec.rendering import domain_markdown
 from genspec.results import ExampleResult, model_costs, to_frame
 from genspec.secrets import redact
@@ -187,6 +187,7 @@ def log_domain_run(
     facts: ui.RunFacts | None = None,
     shots: Mapping[str, int] | None = None,
     splits: Mapping[str, Any] | None = None,
+    panels: Sequence[PanelSummary] = (),
 ) -> Delivery:
     """Log everything about one domain run: to MLflow, or to the outbox if that fails.
 
@@ -196,6 +197,7 @@ def log_domain_run(
     the dev accuracy of each candidate. ``shots`` maps each task to the few-shot
     examples its prompts held at most (fewer than ``shots`` when the dev pool is small).
     ``splits`` records each task's train/select/test items (``engine.split_record``).
+    ``panels`` (the analysis's judge panels) become the parent run's ``panel.*`` metrics.
 
     Everything is recorded to disk first (:mod:`genspec.tracking.outbox`) with the
     names of MLflow's fluent API, then uploaded in one go.
@@ -252,7 +254,6 @@ def log_domain_run(
         for plot in plots:
             mlflow.log_artifact(str(plot), artifact_path="plots")
         ui.log_parent(mlflow, evidence, results.tasks, logged, config.tracking, facts)
-        panels = panel_summaries(frame, config.agreement_floor)  # from the rows' ballots
         if graded := panel_metrics(panels):
             mlflow.log_metrics({_metric_key(key): value for key, value in graded.items()})
         entries = {m.name: m for m in results.models}
