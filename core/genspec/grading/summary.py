@@ -135,8 +135,10 @@ def _once_per_given_item(ballots: Iterable[tuple[Hashable, Ballot]]) -> list[Bal
     seen: set[Hashable] = set()
     kept = []
     for item, ballot in ballots:
-        if ballot.given and (item in seen or seen.add(item)):
-            continue
+        if ballot.given:
+            if item in seen:
+                continue
+            seen.add(item)
         kept.append(ballot)
     return kept
 
